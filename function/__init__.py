@@ -1,0 +1,1 @@
+"""function-gitops-cluster: AKS and GKE clusters that register themselves in Argo CD."""

@@ -1,0 +1,123 @@
+"""The function's Input (gitopscluster.fn.crossplane.io/v1beta1): one source of truth.
+
+package/input/ holds the CRD generated from this model (`python hack/generate.py`).
+"""
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from function.errors import FieldError, from_validation_error
+from function.naming import check_annotations, check_labels, is_dns_label
+
+GROUP = "gitopscluster.fn.crossplane.io"
+VERSION = "v1beta1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+
+class Cloud(StrEnum):
+    """Which cloud's managed resources the step renders."""
+
+    AKS = "AKS"
+    GKE = "GKE"
+
+
+class Delivery(StrEnum):
+    """How the Argo CD cluster Secret reaches Argo CD's namespace."""
+
+    AUTO = "Auto"
+    SECRET = "Secret"  # noqa: S105 - a delivery kind, not a password
+    OBJECT = "Object"
+
+
+class ProviderConfigKind(StrEnum):
+    """Kind of a namespaced managed resource's provider config."""
+
+    CLUSTER = "ClusterProviderConfig"
+    NAMESPACED = "ProviderConfig"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class ObjectProviderConfigRef(_Model):
+    """The provider-kubernetes config that Object delivery uses."""
+
+    name: str = Field(
+        "default", min_length=1, description="Name of the provider-kubernetes config."
+    )
+    kind: ProviderConfigKind = Field(
+        ProviderConfigKind.CLUSTER,
+        description="Kind of the provider-kubernetes config; namespaced Objects only.",
+    )
+
+
+class ArgoCDInput(_Model):
+    """Platform-wide Argo CD settings, the same for every cluster of a Composition."""
+
+    namespace: str = Field(
+        "argocd", description="Namespace where Argo CD watches for cluster Secrets."
+    )
+    delivery: Delivery = Field(
+        Delivery.AUTO,
+        description="Secret writes the cluster Secret directly; Object wraps it in a "
+        "provider-kubernetes Object; Auto picks Secret where Crossplane allows it.",
+    )
+    objectProviderConfigRef: ObjectProviderConfigRef = Field(
+        default_factory=ObjectProviderConfigRef,
+        description="provider-kubernetes config for delivery Object.",
+    )
+    commonLabels: dict[str, str] = Field(
+        default_factory=dict, description="Labels put on every cluster Secret."
+    )
+    commonAnnotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations put on every cluster Secret."
+    )
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace_is_dns_label(cls, value: str) -> str:
+        if not is_dns_label(value):
+            msg = "must be a Kubernetes namespace name (lower-case DNS label)"
+            raise ValueError(msg)
+        return value
+
+
+class Input(_Model):
+    """Input of a function-gitops-cluster pipeline step."""
+
+    apiVersion: Literal["gitopscluster.fn.crossplane.io/v1beta1"] = API_VERSION
+    kind: Literal["Input"] = "Input"
+    cloud: Cloud = Field(description="Cloud whose cluster this step composes: AKS or GKE.")
+    argocd: ArgoCDInput = Field(default_factory=ArgoCDInput, description="Argo CD registration.")
+    connectionSecretNamespace: str = Field(
+        "crossplane-system",
+        description="Namespace of connection Secrets of cluster-scoped managed resources.",
+    )
+
+    @field_validator("connectionSecretNamespace")
+    @classmethod
+    def _secret_namespace_is_dns_label(cls, value: str) -> str:
+        if not is_dns_label(value):
+            msg = "must be a Kubernetes namespace name (lower-case DNS label)"
+            raise ValueError(msg)
+        return value
+
+
+def parse_input(raw: dict | None) -> Input:
+    """Validate the step's input, raising field-named errors."""
+    if not raw:
+        raise FieldError(
+            "input",
+            "the pipeline step has no input",
+            f"Add an input of apiVersion {API_VERSION}, kind Input, with at least 'cloud'.",
+        )
+    try:
+        parsed = Input.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(exc, "input") from None
+    check_labels("input.argocd.commonLabels", parsed.argocd.commonLabels)
+    check_annotations("input.argocd.commonAnnotations", parsed.argocd.commonAnnotations)
+    return parsed

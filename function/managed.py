@@ -1,0 +1,35 @@
+"""What every composed managed resource shares: scope-dependent refs and names."""
+
+from function.inputs import Input
+from function.naming import bounded_name
+from function.xr import Composite
+
+# Siblings find each other through the XR that controls them both, never by a
+# generated name that only exists after the first apply.
+SAME_CONTROLLER = {"matchControllerRef": True}
+
+
+def provider_config_ref(xr: Composite) -> dict:
+    """Namespaced MRs name a kind (ClusterProviderConfig or ProviderConfig); legacy ones don't."""
+    spec = xr.spec
+    if xr.namespaced:
+        return {"kind": str(spec.providerConfigKind), "name": spec.providerConfigName}
+    return {"name": spec.providerConfigName}
+
+
+def connection_secret_name(xr: Composite, distribution: str) -> str:
+    """Deterministic, so the function can ask Crossplane for this Secret by name."""
+    return bounded_name(xr.name, distribution, "kubeconfig")
+
+
+def connection_secret_namespace(xr: Composite, fn_input: Input) -> str:
+    """Namespaced MRs always write into their own (the XR's) namespace."""
+    return xr.namespace if xr.namespace else fn_input.connectionSecretNamespace
+
+
+def connection_secret_ref(xr: Composite, fn_input: Input, distribution: str) -> dict:
+    """writeConnectionSecretToRef: name only for namespaced MRs, name and namespace otherwise."""
+    ref = {"name": connection_secret_name(xr, distribution)}
+    if not xr.namespaced:
+        ref["namespace"] = fn_input.connectionSecretNamespace
+    return ref

@@ -1,0 +1,210 @@
+"""The composite resource: its scope, identity and the user's spec, validated once.
+
+The example XRDs' schemas are generated from these models (`python hack/generate.py`).
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from function.errors import FieldError, from_validation_error
+from function.inputs import ProviderConfigKind
+from function.naming import check_annotations, check_labels
+
+GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+K8S_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+CLUSTER_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+K8S_VERSION = r"^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$"
+
+
+class Scope(StrEnum):
+    """How the XR is scoped, which decides the managed resources' API versions."""
+
+    NAMESPACED = "Namespaced"
+    CLUSTER = "Cluster"
+    LEGACY_CLUSTER = "LegacyCluster"
+
+
+class AuthMode(StrEnum):
+    """Which credential Argo CD uses to reach the new cluster."""
+
+    AUTO = "Auto"
+    CLIENT_CERTIFICATE = "ClientCertificate"
+    WORKLOAD_IDENTITY = "WorkloadIdentity"
+
+
+class _Model(BaseModel):
+    # Unknown fields are ignored: the XRD's schema prunes them, and Crossplane
+    # adds its own (spec.crossplane, spec.claimRef, ...) to the same object.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class NodePool(_Model):
+    """The cluster's one node pool."""
+
+    size: str | None = Field(
+        None,
+        min_length=1,
+        description="VM size (AKS) or machine type (GKE); cloud default if unset.",
+    )
+    count: int = Field(3, ge=1, description="Number of nodes (per zone on regional GKE clusters).")
+    minCount: int | None = Field(None, ge=1, description="Autoscaling minimum; set with maxCount.")
+    maxCount: int | None = Field(None, ge=1, description="Autoscaling maximum; set with minCount.")
+
+    @model_validator(mode="after")
+    def _autoscaling_bounds(self) -> "NodePool":
+        low, high = self.minCount, self.maxCount
+        if (low is None) != (high is None):
+            given, missing = ("minCount", "maxCount") if high is None else ("maxCount", "minCount")
+            raise FieldError(
+                f"spec.nodePool.{missing}",
+                f"is required when spec.nodePool.{given} is set",
+                "Set both minCount and maxCount to enable autoscaling, or neither.",
+            )
+        if low is not None and high is not None:
+            if low > high:
+                raise FieldError(
+                    "spec.nodePool.minCount",
+                    f"({low}) must not exceed spec.nodePool.maxCount ({high})",
+                    "Lower minCount or raise maxCount.",
+                )
+            if not low <= self.count <= high:
+                raise FieldError(
+                    "spec.nodePool.count",
+                    f"({self.count}) must be between minCount ({low}) and maxCount ({high})",
+                    "Set count to the initial size within the autoscaling range.",
+                )
+        return self
+
+    @property
+    def autoscaling(self) -> bool:
+        """Whether minCount and maxCount are both set."""
+        return self.minCount is not None
+
+
+class WorkloadIdentity(_Model):
+    """The Entra ID application that Argo CD authenticates as (AKS)."""
+
+    clientId: str | None = Field(None, pattern=GUID, description="Application (client) ID.")
+    tenantId: str | None = Field(None, pattern=GUID, description="Directory (tenant) ID.")
+
+
+class ArgoCDSpec(_Model):
+    """How this cluster appears in Argo CD."""
+
+    # "register" is a classmethod of every pydantic model (ABCMeta), hence the alias.
+    register_: bool = Field(True, alias="register", description="Register the cluster in Argo CD.")
+    name: str | None = Field(
+        None,
+        max_length=253,
+        pattern=CLUSTER_NAME,
+        description="Argo CD cluster name; default <namespace>-<name> (namespaced XR) or <name>.",
+    )
+    project: str | None = Field(
+        None, max_length=253, pattern=K8S_NAME, description="Argo CD AppProject owning the cluster."
+    )
+    namespaces: list[Annotated[str, StringConstraints(max_length=63, pattern=DNS_LABEL)]] = Field(
+        default_factory=list, description="Restrict Argo CD to these namespaces of the cluster."
+    )
+    clusterResources: bool = Field(
+        False, description="With namespaces, still manage cluster-scoped resources."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels, for ApplicationSet selectors."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Extra annotations, for ApplicationSet templates."
+    )
+    auth: AuthMode = Field(AuthMode.AUTO, description="Credential Argo CD uses for the cluster.")
+    workloadIdentity: WorkloadIdentity | None = Field(
+        None, description="AKS WorkloadIdentity: the Entra ID app Argo CD runs as."
+    )
+
+
+class ClusterSpec(_Model):
+    """What the user asks for: the XR's spec."""
+
+    location: str = Field(min_length=1, description="Azure region, or GCP region or zone.")
+    version: str | None = Field(
+        None,
+        pattern=K8S_VERSION,
+        description='Kubernetes version, e.g. "1.33"; cloud default if unset.',
+    )
+    nodePool: NodePool = Field(default_factory=NodePool, description="The cluster's node pool.")
+    resourceGroupName: str | None = Field(
+        None,
+        min_length=1,
+        max_length=90,
+        description="AKS: an existing resource group; a new one is composed if unset.",
+    )
+    providerConfigName: str = Field(
+        "default", min_length=1, description="ProviderConfig of the cloud managed resources."
+    )
+    providerConfigKind: ProviderConfigKind = Field(
+        ProviderConfigKind.CLUSTER, description="Kind of that ProviderConfig, for namespaced XRs."
+    )
+    argocd: ArgoCDSpec = Field(default_factory=ArgoCDSpec, description="Argo CD registration.")
+
+
+@dataclass(frozen=True)
+class Composite:
+    """The observed XR reduced to what rendering needs."""
+
+    name: str
+    namespace: str | None
+    scope: Scope
+    spec: ClusterSpec
+    claim_namespace: str | None = None
+    claim_name: str | None = None
+
+    @property
+    def namespaced(self) -> bool:
+        """Namespaced XRs compose namespaced (.m.) managed resources."""
+        return self.scope is Scope.NAMESPACED
+
+
+def scope_of(xr: dict[str, Any]) -> Scope:
+    """Tell the XR's scope from the object itself, as Crossplane sends it."""
+    if xr.get("metadata", {}).get("namespace"):
+        return Scope.NAMESPACED
+    spec = xr.get("spec") or {}
+    if "crossplane" not in spec and any(
+        k in spec for k in ("claimRef", "compositionRef", "resourceRefs", "compositionSelector")
+    ):
+        return Scope.LEGACY_CLUSTER
+    return Scope.CLUSTER
+
+
+def parse_composite(xr: dict[str, Any]) -> Composite:
+    """Validate the observed XR's spec, raising field-named errors."""
+    metadata = xr.get("metadata") or {}
+    name = metadata.get("name")
+    if not name:
+        raise FieldError(
+            "metadata.name", "the composite resource has no name", "Give the XR a name."
+        )
+    try:
+        spec = ClusterSpec.model_validate(xr.get("spec") or {})
+    except ValidationError as exc:
+        raise from_validation_error(exc, "spec") from None
+    check_labels("spec.argocd.labels", spec.argocd.labels)
+    check_annotations("spec.argocd.annotations", spec.argocd.annotations)
+    claim = (xr.get("spec") or {}).get("claimRef") or {}
+    return Composite(
+        name=name,
+        namespace=metadata.get("namespace") or None,
+        scope=scope_of(xr),
+        spec=spec,
+        claim_namespace=claim.get("namespace"),
+        claim_name=claim.get("name"),
+    )

@@ -1,0 +1,126 @@
+"""End to end: every example through `crossplane render` (Crossplane's real reconciler)
+against the function serving over gRPC, compared with checked-in expected output.
+
+Regenerate the expected output after an intended change with
+`UPDATE_GOLDEN=1 make test` and review the diff of tests/golden/.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CrossplaneCLI, FunctionServer
+from tests.crossplane_cli import (
+    EXAMPLE_FOLDERS,
+    Example,
+    composed,
+    documents,
+    render,
+    results,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+# SPEC §4: exactly these API versions, per XR scope.
+NAMESPACED_APIS = {
+    "aks": {
+        "resource-group": ("azure.m.upbound.io/v1beta1", "ResourceGroup"),
+        "cluster": ("containerservice.azure.m.upbound.io/v1beta1", "KubernetesCluster"),
+    },
+    "gke": {
+        "cluster": ("container.gcp.m.upbound.io/v1beta1", "Cluster"),
+        "node-pool": ("container.gcp.m.upbound.io/v1beta1", "NodePool"),
+    },
+}
+CLUSTER_APIS = {
+    "aks": {
+        "resource-group": ("azure.upbound.io/v1beta1", "ResourceGroup"),
+        "cluster": ("containerservice.azure.upbound.io/v1beta2", "KubernetesCluster"),
+    },
+    "gke": {
+        "cluster": ("container.gcp.upbound.io/v1beta2", "Cluster"),
+        "node-pool": ("container.gcp.upbound.io/v1beta2", "NodePool"),
+    },
+}
+# The legacy example brings its own resource group (spec.resourceGroupName).
+EXPECTED_CLOUD_RESOURCES = {
+    "aks-namespaced": NAMESPACED_APIS["aks"],
+    "gke-namespaced": NAMESPACED_APIS["gke"],
+    "aks-legacy-claim": {"cluster": CLUSTER_APIS["aks"]["cluster"]},
+    "gke-cluster": CLUSTER_APIS["gke"],
+}
+
+VARIANTS = ("fresh", "observed")
+
+
+def _render(crossplane: CrossplaneCLI, server: FunctionServer, folder: str, variant: str) -> str:
+    example = Example(folder)
+    observed = example.files("observed.yaml") if variant != "fresh" else []
+    proc = render(crossplane, example, server.address, observed=observed)
+    assert proc.returncode == 0, f"render failed:\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
+def test_render_matches_expected_output(
+    crossplane: CrossplaneCLI, function_server: FunctionServer, folder: str, variant: str
+) -> None:
+    out = _render(crossplane, function_server, folder, variant)
+    golden = GOLDEN / f"{folder}.{variant}.yaml"
+    if UPDATE:
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(out)
+    assert golden.exists(), f"{golden} missing; run with UPDATE_GOLDEN=1 to create it"
+    assert documents(out) == documents(golden.read_text())
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
+def test_render_composes_spec_api_versions(
+    crossplane: CrossplaneCLI, function_server: FunctionServer, folder: str, variant: str
+) -> None:
+    resources = composed(documents(_render(crossplane, function_server, folder, variant)))
+    cloud_resources = {
+        name: (r["apiVersion"], r["kind"])
+        for name, r in resources.items()
+        if name in ("resource-group", "cluster", "node-pool")
+    }
+    assert cloud_resources == EXPECTED_CLOUD_RESOURCES[folder]
+
+
+@pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
+def test_ready_follows_observed_cluster(
+    crossplane: CrossplaneCLI, function_server: FunctionServer, folder: str
+) -> None:
+    fresh = documents(_render(crossplane, function_server, folder, "fresh"))
+    ready = {c["type"]: c for c in fresh[0]["status"]["conditions"]}["Ready"]
+    assert ready["status"] == "False"
+    assert ready["reason"] == "Creating"
+    assert "cluster" in ready["message"]
+    assert "cluster" not in fresh[0]["status"]
+
+    observed = documents(_render(crossplane, function_server, folder, "observed"))
+    ready = {c["type"]: c for c in observed[0]["status"]["conditions"]}["Ready"]
+    assert ready["status"] == "True", ready
+    endpoint = observed[0]["status"]["cluster"]["endpoint"]
+    assert endpoint.startswith("https://")
+
+
+@pytest.mark.parametrize("folder", ["aks-namespaced", "gke-namespaced"])
+def test_namespaced_xr_composes_into_its_namespace_without_warnings(
+    crossplane: CrossplaneCLI, function_server: FunctionServer, folder: str
+) -> None:
+    docs = documents(_render(crossplane, function_server, folder, "observed"))
+    namespace = docs[0]["metadata"]["namespace"]
+    for resource in composed(docs).values():
+        assert resource["metadata"]["namespace"] == namespace
+    # Crossplane warns (NamespaceOverridden) when a function asks for another namespace.
+    assert [r for r in results(docs) if r["severity"] != "Normal"] == []
+
+
+def test_every_example_has_expected_output_for_every_variant() -> None:
+    expected = {f"{f}.{v}.yaml" for f in EXAMPLE_FOLDERS for v in VARIANTS}
+    assert expected <= {p.name for p in GOLDEN.glob("*.yaml")}

@@ -1,0 +1,91 @@
+"""Every rendered composed resource, and every example file, against the real schemas.
+
+Upstream CRDs come from ../shared/crds (never copied here); the example XRDs
+validate the XRs and claims.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import EXAMPLES, ROOT, CrossplaneCLI, FunctionServer
+from tests.crossplane_cli import (
+    EXAMPLE_FOLDERS,
+    Example,
+    composed,
+    documents,
+    failures,
+    render,
+    validate,
+)
+
+
+def _write(path: Path, docs: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("variant", ["fresh", "observed"])
+@pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
+def test_rendered_resources_are_valid(
+    crossplane: CrossplaneCLI,
+    function_server: FunctionServer,
+    shared_crds: Path,
+    validate_cache: Path,
+    tmp_path: Path,
+    folder: str,
+    variant: str,
+) -> None:
+    example = Example(folder)
+    observed = example.files("observed.yaml") if variant == "observed" else []
+    proc = render(crossplane, example, function_server.address, observed=observed)
+    assert proc.returncode == 0, proc.stderr
+    resources = list(composed(documents(proc.stdout)).values())
+    assert resources, "render composed nothing"
+
+    verdicts = validate(
+        crossplane,
+        validate_cache,
+        [shared_crds, example.path / "definition.yaml"],
+        _write(tmp_path / "composed.yaml", resources),
+    )
+    assert failures(verdicts) == []
+    checked = [v for v in verdicts if v["status"] == "valid"]
+    # Every composed resource with a CRD was validated, not merely not-failed.
+    assert len(checked) == sum(1 for r in resources if r["apiVersion"] != "v1")
+
+
+@pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
+def test_example_xrs_and_claims_are_valid(
+    crossplane: CrossplaneCLI, shared_crds: Path, validate_cache: Path, folder: str
+) -> None:
+    example = Example(folder)
+    user_files = example.files("xr.yaml", "claim.yaml")
+    for user_file in user_files:
+        verdicts = validate(
+            crossplane, validate_cache, [shared_crds, example.path / "definition.yaml"], user_file
+        )
+        assert failures(verdicts) == []
+        assert [v["status"] for v in verdicts] == ["valid"]
+
+
+def test_example_crossplane_objects_are_valid(
+    crossplane: CrossplaneCLI, shared_crds: Path, validate_cache: Path, tmp_path: Path
+) -> None:
+    """XRDs, Compositions and the Function against Crossplane's own CRDs."""
+    docs = []
+    for folder in EXAMPLE_FOLDERS:
+        for name in ("definition.yaml", "composition.yaml"):
+            docs += documents((EXAMPLES / folder / name).read_text())
+    docs += documents((EXAMPLES / "functions.yaml").read_text())
+    verdicts = validate(
+        crossplane,
+        validate_cache,
+        [shared_crds / "crossplane", ROOT / "package" / "input"],
+        _write(tmp_path / "x.yaml", docs),
+    )
+    assert failures(verdicts) == []
+    # validate also checks each pipeline step's input against package/input.
+    inputs = [s["input"] for d in docs for s in d["spec"].get("pipeline", ()) if "input" in s]
+    assert len([v for v in verdicts if v["status"] == "valid"]) == len(docs) + len(inputs)
