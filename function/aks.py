@@ -1,13 +1,26 @@
 """AKS: a resource group (unless the user brings one) and a KubernetesCluster."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from function.inputs import Input
+from function.kubeconfig import (
+    ClusterConnection,
+    WorkloadIdentityRequired,
+    has_kubelogin,
+    translate,
+)
 from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
 from function.naming import aks_dns_prefix
-from function.xr import Composite
+from function.registration import Waiting
+from function.state import ObservedResource
+from function.xr import AuthMode, Composite
 
+CLOUD = "azure"
 DISTRIBUTION = "aks"
+# Connection-detail keys of provider-upjet-azure's KubernetesCluster.
+KUBECONFIG = "kubeconfig"
+ADMIN_KUBECONFIG = "attribute.kube_admin_config_raw"
 RESOURCE_GROUP = "resource-group"
 CLUSTER = "cluster"
 
@@ -30,6 +43,12 @@ def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
     }
     if spec.version:
         cluster["kubernetesVersion"] = spec.version
+    if spec.argocd.auth is AuthMode.WORKLOAD_IDENTITY:
+        # Entra ID authentication with Azure RBAC, so Argo CD's identity can sign in.
+        entra: dict[str, Any] = {"azureRbacEnabled": True}
+        if spec.argocd.workloadIdentity and spec.argocd.workloadIdentity.tenantId:
+            entra["tenantId"] = spec.argocd.workloadIdentity.tenantId
+        cluster["azureActiveDirectoryRoleBasedAccessControl"] = entra
     if spec.resourceGroupName:
         cluster["resourceGroupName"] = spec.resourceGroupName
     else:
@@ -79,3 +98,85 @@ def cluster_endpoint(observed_cluster: dict[str, Any]) -> str | None:
     """The API server URL as the AKS kubeconfig spells it, once Azure reports the FQDN."""
     fqdn = observed_cluster.get("status", {}).get("atProvider", {}).get("fqdn")
     return f"https://{fqdn}:443" if fqdn else None
+
+
+def needs_connection_details(_: Composite) -> bool:
+    """AKS publishes its CA only in the connection Secret, so it is always needed."""
+    return True
+
+
+def argocd_connection(
+    xr: Composite, _: dict[str, Any], details: Mapping[str, bytes] | None
+) -> ClusterConnection | Waiting:
+    """Pick the kubeconfig for the auth mode and translate it for Argo CD."""
+    details = details or {}
+    user, admin = details.get(KUBECONFIG), details.get(ADMIN_KUBECONFIG)
+    if not user and not admin:
+        return Waiting("WaitingForCredentials", "the connection Secret has no kubeconfig yet")
+    argocd = xr.spec.argocd
+    identity = argocd.workloadIdentity
+    client_id = identity.clientId if identity else None
+    tenant_id = identity.tenantId if identity else None
+    entra = bool(user) and has_kubelogin(user)
+
+    if argocd.auth is AuthMode.WORKLOAD_IDENTITY:
+        if not client_id:
+            raise WorkloadIdentityRequired(
+                "spec.argocd.workloadIdentity.clientId",
+                "is required when spec.argocd.auth is WorkloadIdentity",
+                "Set it to the client ID of the Entra ID app federated with Argo CD's "
+                "application-controller and server service accounts",
+            )
+        if not entra:
+            return Waiting(
+                "WaitingForCredentials",
+                "the cluster's kubeconfig does not use Entra ID (kubelogin) yet; "
+                "Azure is enabling Entra ID authentication on the cluster",
+            )
+        return translate(user, client_id, tenant_id)  # type: ignore[arg-type]
+    if entra and (argocd.auth is AuthMode.CLIENT_CERTIFICATE or not client_id):
+        # An Entra ID cluster with local accounts publishes a certificate-based admin config.
+        if admin:
+            return translate(admin)
+        if argocd.auth is AuthMode.CLIENT_CERTIFICATE:
+            return Waiting(
+                "AdminCredentialsUnavailable",
+                "the cluster uses Entra ID and publishes no admin kubeconfig "
+                "(local accounts are disabled); set spec.argocd.auth to WorkloadIdentity",
+            )
+    if user:
+        return translate(user, client_id, tenant_id)
+    return translate(admin)  # type: ignore[arg-type]
+
+
+def region(location: str) -> str:
+    """Azure locations are regions already."""
+    return location
+
+
+def registration_annotations(
+    xr: Composite, observed: Mapping[str, ObservedResource]
+) -> dict[str, str]:
+    """Cluster facts an ApplicationSet template may want (under the function's prefix)."""
+    annotations = {}
+    group = xr.spec.resourceGroupName or _external_name(observed.get(RESOURCE_GROUP))
+    if group:
+        annotations["resource-group"] = group
+    cluster = observed.get(CLUSTER)
+    version = _at_provider(cluster).get("currentKubernetesVersion")
+    if version:
+        annotations["kubernetes-version"] = str(version)
+    return annotations
+
+
+def _at_provider(resource: ObservedResource | None) -> dict[str, Any]:
+    return resource.manifest.get("status", {}).get("atProvider", {}) if resource else {}
+
+
+def _external_name(resource: ObservedResource | None) -> str | None:
+    if resource is None:
+        return None
+    metadata = resource.manifest.get("metadata", {})
+    return metadata.get("annotations", {}).get("crossplane.io/external-name") or metadata.get(
+        "name"
+    )

@@ -1,12 +1,27 @@
 """GKE: a Cluster without its default pool, and one NodePool attached to it."""
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
+from function.errors import FieldError
 from function.inputs import Input
+from function.kubeconfig import (
+    EXEC_API_VERSION,
+    ClusterConnection,
+    KubeconfigError,
+    config_json,
+    pem_data,
+)
 from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
-from function.xr import Composite
+from function.registration import Waiting
+from function.state import ObservedResource
+from function.xr import AuthMode, Composite
 
+CLOUD = "gcp"
 DISTRIBUTION = "gke"
+_ZONE = re.compile(r"^(?P<region>[a-z]+-[a-z]+[0-9]+)-[a-z]$")
+_CA_FIELD = "status.atProvider.masterAuth.clusterCaCertificate"
 CLUSTER = "cluster"
 NODE_POOL = "node-pool"
 
@@ -16,6 +31,13 @@ _API = {True: "container.gcp.m.upbound.io/v1beta1", False: "container.gcp.upboun
 def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
     """Managed resources by composition resource name."""
     spec = xr.spec
+    if spec.argocd.auth is AuthMode.CLIENT_CERTIFICATE:
+        raise FieldError(
+            "spec.argocd.auth",
+            "ClientCertificate is not available for GKE, which issues no client certificates "
+            "to new clusters",
+            "Use Auto or WorkloadIdentity: Argo CD signs in with argocd-k8s-auth gcp",
+        )
     cluster: dict[str, Any] = {
         "location": spec.location,
         # GKE requires a default pool at creation; the NodePool below replaces it.
@@ -64,3 +86,65 @@ def cluster_endpoint(observed_cluster: dict[str, Any]) -> str | None:
     """The API server URL, once GCP reports the endpoint."""
     endpoint = observed_cluster.get("status", {}).get("atProvider", {}).get("endpoint")
     return f"https://{endpoint}" if endpoint else None
+
+
+def needs_connection_details(_: Composite) -> bool:
+    """GKE's endpoint and CA are in the cluster's status; no secret is needed."""
+    return False
+
+
+def argocd_connection(
+    _: Composite, observed_cluster: dict[str, Any], __: Mapping[str, bytes] | None
+) -> ClusterConnection | Waiting:
+    """Argo CD signs in with its own Google identity (argocd-k8s-auth gcp)."""
+    at_provider = observed_cluster.get("status", {}).get("atProvider", {})
+    endpoint = at_provider.get("endpoint")
+    if not endpoint:
+        return Waiting("WaitingForCluster", "GCP has not reported the cluster endpoint yet")
+    tls: dict[str, Any] = {"insecure": False}
+    try:
+        # Absent for the DNS endpoint, which serves a publicly trusted certificate.
+        ca = pem_data(
+            at_provider.get("masterAuth", {}), "clusterCaCertificate", "", "a certificate"
+        )
+    except KubeconfigError as exc:
+        return Waiting("InvalidClusterCA", f"{_CA_FIELD}: {exc.problem}")
+    if ca:
+        tls["caData"] = ca
+    config = {
+        "execProviderConfig": {
+            "command": "argocd-k8s-auth",
+            "args": ["gcp"],
+            "apiVersion": EXEC_API_VERSION,
+        },
+        "tlsClientConfig": tls,
+    }
+    return ClusterConnection(f"https://{endpoint}", config_json(config), "GCPWorkloadIdentity")
+
+
+def region(location: str) -> str:
+    """A zone's region (us-central1-a -> us-central1); regions stay as they are."""
+    match = _ZONE.match(location)
+    return match["region"] if match else location
+
+
+def registration_annotations(
+    _: Composite, observed: Mapping[str, ObservedResource]
+) -> dict[str, str]:
+    """Cluster facts an ApplicationSet template may want (under the function's prefix)."""
+    cluster = observed.get(CLUSTER)
+    at_provider = cluster.manifest.get("status", {}).get("atProvider", {}) if cluster else {}
+    annotations = {}
+    project = at_provider.get("project") or _project_of(at_provider.get("id", ""))
+    if project:
+        annotations["project"] = project
+    version = at_provider.get("masterVersion")
+    if version:
+        annotations["kubernetes-version"] = str(version)
+    return annotations
+
+
+def _project_of(cluster_id: str) -> str | None:
+    """projects/<project>/locations/<location>/clusters/<name>"""
+    parts = cluster_id.split("/")
+    return parts[1] if len(parts) > 1 and parts[0] == "projects" else None

@@ -27,7 +27,7 @@ class Delivery(StrEnum):
     """How the Argo CD cluster Secret reaches Argo CD's namespace."""
 
     AUTO = "Auto"
-    SECRET = "Secret"  # noqa: S105 - a delivery kind, not a password
+    SECRET = "Secret"
     OBJECT = "Object"
 
 

@@ -18,7 +18,8 @@ LABEL_NAME_MAX = 63
 _HASH_LEN = 5
 
 
-def _hash(text: str) -> str:
+def short_hash(text: str) -> str:
+    """Five hex characters of sha256: enough to tell similar names apart."""
     return hashlib.sha256(text.encode()).hexdigest()[:_HASH_LEN]
 
 
@@ -32,7 +33,7 @@ def dns_label(text: str, limit: int = DNS_LABEL_MAX, fallback: str = "x") -> str
     label = re.sub(r"-{2,}", "-", label) or fallback
     if len(label) <= limit:
         return label
-    suffix = _hash(text)
+    suffix = short_hash(text)
     return f"{label[: limit - len(suffix) - 1].rstrip('-')}-{suffix}"
 
 
@@ -46,7 +47,7 @@ def bounded_name(*parts: str, limit: int = DNS_SUBDOMAIN_MAX) -> str:
     name = "-".join(p for p in parts if p)
     if len(name) <= limit:
         return name
-    suffix = _hash(name)
+    suffix = short_hash(name)
     return f"{name[: limit - len(suffix) - 1].rstrip('-.')}-{suffix}"
 
 

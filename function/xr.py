@@ -160,6 +160,8 @@ class ClusterSpec(_Model):
 class Composite:
     """The observed XR reduced to what rendering needs."""
 
+    api_version: str
+    kind: str
     name: str
     namespace: str | None
     scope: Scope
@@ -201,6 +203,8 @@ def parse_composite(xr: dict[str, Any]) -> Composite:
     check_annotations("spec.argocd.annotations", spec.argocd.annotations)
     claim = (xr.get("spec") or {}).get("claimRef") or {}
     return Composite(
+        api_version=xr.get("apiVersion", ""),
+        kind=xr.get("kind", ""),
         name=name,
         namespace=metadata.get("namespace") or None,
         scope=scope_of(xr),

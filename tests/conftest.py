@@ -6,12 +6,11 @@ skip into a failure, so CI can never pass by skipping.
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,9 +111,7 @@ def start_function(
     address = f"127.0.0.1:{free_port()}"
     argv = (command or [sys.executable, "-m", "function.main"]) + ["--address", address, *args]
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            argv, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT
-        )
+        process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     server = FunctionServer(address=address, log=log, process=process)
     try:
         wait_for_port(address, process)
@@ -154,6 +151,23 @@ def validate_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cache
 
 
-def tool_available(name: str) -> bool:
-    """Is a command on PATH."""
-    return shutil.which(name) is not None
+@pytest.fixture(scope="session")
+def rendered(
+    crossplane: CrossplaneCLI,
+    function_server: FunctionServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, str], str]:
+    """`crossplane render` output per (example, variant), rendered once per session."""
+    from tests.crossplane_cli import render_variant  # noqa: PLC0415 - it imports this module
+
+    workdir = tmp_path_factory.mktemp("render")
+    cache: dict[tuple[str, str], str] = {}
+
+    def get(folder: str, variant: str) -> str:
+        if (folder, variant) not in cache:
+            cache[folder, variant] = render_variant(
+                crossplane, function_server.address, folder, variant, workdir
+            )
+        return cache[folder, variant]
+
+    return get

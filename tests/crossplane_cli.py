@@ -35,6 +35,11 @@ class Example:
         """The named files that exist in this example."""
         return [self.path / n for n in names if (self.path / n).exists()]
 
+    @property
+    def connection_secrets(self) -> list[Path]:
+        """The provider's connection Secret, for `--required-resources` (AKS only)."""
+        return self.files("connection-secret.yaml")
+
 
 EXAMPLE_FOLDERS = ("aks-namespaced", "gke-namespaced", "aks-legacy-claim", "gke-cluster")
 
@@ -60,9 +65,21 @@ def render(
         f"--function-annotations=render.crossplane.io/runtime-development-target={address}",
         "--include-function-results",
     ]
+    assert len(observed) <= 1, "render takes one observed-resources file"
     argv += [f"--observed-resources={p}" for p in observed]
     argv += [f"--required-resources={p}" for p in required]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def as_observed(resource: dict[str, Any]) -> dict[str, Any]:
+    """A rendered composed resource as Crossplane observes it on the next reconcile."""
+    observed = {**resource}
+    if resource["kind"] != "Secret":
+        ready = {"type": "Ready", "status": "True", "reason": "Available"}
+        observed["status"] = {
+            "conditions": [{**ready, "lastTransitionTime": "2026-11-26T08:20:00Z"}]
+        }
+    return observed
 
 
 def documents(text: str) -> list[dict[str, Any]]:
@@ -119,3 +136,34 @@ def failures(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if v["status"] == "invalid"
         or (v["status"] == "missingSchema" and v["apiVersion"] != CORE_V1)
     ]
+
+
+VARIANTS = ("fresh", "observed", "registered")
+
+
+def render_variant(
+    crossplane: CrossplaneCLI, address: str, folder: str, variant: str, workdir: Path
+) -> str:
+    """Render one example at one point of its life.
+
+    fresh: nothing exists yet. observed: the cloud resources exist and are Ready,
+    and the provider has written the connection Secret. registered: additionally
+    the Argo CD registration of the previous reconcile exists.
+    """
+    example = Example(folder)
+    observed: list[Path] = []
+    required: list[Path] = []
+    if variant != "fresh":
+        observed += example.files("observed.yaml")
+        required += example.connection_secrets
+    if variant == "registered":
+        # --observed-resources takes one file or folder: combine both into one file.
+        previous = render_variant(crossplane, address, folder, "observed", workdir)
+        registration = as_observed(composed(documents(previous))["argocd-cluster"])
+        combined = workdir / f"{folder}-registered.yaml"
+        docs = [d for p in observed for d in documents(p.read_text())] + [registration]
+        combined.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        observed = [combined]
+    proc = render(crossplane, example, address, observed=observed, required=required)
+    assert proc.returncode == 0, f"render {folder} ({variant}) failed:\n{proc.stderr}"
+    return proc.stdout

@@ -10,43 +10,7 @@ from google.protobuf import json_format
 
 from function import fn
 from function.xr import parse_composite
-
-AKS_INPUT = {
-    "apiVersion": "gitopscluster.fn.crossplane.io/v1beta1",
-    "kind": "Input",
-    "cloud": "AKS",
-}
-GKE_INPUT = {**AKS_INPUT, "cloud": "GKE"}
-
-
-def xr(spec: dict[str, Any] | None = None, namespace: str | None = "team-a", **extra: Any) -> dict:
-    metadata = {"name": "team-a-dev", **({"namespace": namespace} if namespace else {})}
-    return {
-        "apiVersion": "platform.example.org/v1alpha1",
-        "kind": "AKSCluster",
-        "metadata": metadata,
-        "spec": {"location": "westeurope", **(spec or {})},
-        **extra,
-    }
-
-
-def request(
-    composite: dict,
-    fn_input: dict | None = AKS_INPUT,
-    observed: dict[str, dict] | None = None,
-    desired: dict[str, dict] | None = None,
-) -> fnv1.RunFunctionRequest:
-    req = fnv1.RunFunctionRequest(
-        meta=fnv1.RequestMeta(tag="t"),
-        observed=fnv1.State(composite=fnv1.Resource(resource=resource.dict_to_struct(composite))),
-    )
-    if fn_input is not None:
-        req.input.CopyFrom(resource.dict_to_struct(fn_input))
-    for name, manifest in (observed or {}).items():
-        req.observed.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
-    for name, manifest in (desired or {}).items():
-        req.desired.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
-    return req
+from tests.builders import AKS_INPUT, GKE_INPUT, request, xr
 
 
 def run(req: fnv1.RunFunctionRequest) -> dict[str, Any]:
@@ -129,7 +93,7 @@ def test_ready_comes_from_observed_ready_condition() -> None:
 
 def test_endpoint_absent_until_cloud_reports_it() -> None:
     rsp = run(request(xr(), observed={"cluster": ready("False")}))
-    assert "status" not in rsp["desired"].get("composite", {}).get("resource", {})
+    assert "cluster" not in rsp["desired"]["composite"]["resource"]["status"]
 
 
 @pytest.mark.parametrize(
@@ -219,8 +183,9 @@ def test_earlier_steps_desired_state_passes_through() -> None:
 def test_status_merges_with_earlier_steps_status() -> None:
     req = request(xr(), observed={"cluster": {"status": {"atProvider": {"fqdn": "f.example"}}}})
     req.desired.composite.resource.update({"status": {"other": "kept"}})
-    status = (run(req))["desired"]["composite"]["resource"]["status"]
-    assert status == {"other": "kept", "cluster": {"endpoint": "https://f.example:443"}}
+    status = run(req)["desired"]["composite"]["resource"]["status"]
+    assert status["other"] == "kept"
+    assert status["cluster"] == {"endpoint": "https://f.example:443"}
 
 
 def test_gke_composes_cluster_and_node_pool_with_autoscaling() -> None:

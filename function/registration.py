@@ -1,0 +1,234 @@
+"""The registration lifecycle: when to write, keep or remove the Argo CD cluster Secret.
+
+Rules (SPEC §5): nothing is registered before the cluster is Ready and its
+credentials exist; once registered, a credential gap never drops the
+registration (it is kept as observed, with a Warning); only
+spec.argocd.register: false, or deleting the XR, removes it.
+"""
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from function import argocd
+from function.inputs import Input
+from function.kubeconfig import ClusterConnection, KubeconfigError
+from function.managed import connection_secret_name, connection_secret_namespace
+from function.naming import dns_label
+from function.state import (
+    Condition,
+    Desired,
+    Observed,
+    ObservedResource,
+    Result,
+    SecretRequirement,
+    Severity,
+)
+from function.status import ArgoCDStatus, is_ready
+from function.xr import Composite
+
+REGISTRATION = "argocd-cluster"
+CONDITION = "ArgoCDRegistered"
+CONNECTION_SECRET = "cluster-connection-secret"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why there is no connection yet: a condition reason and a message for people."""
+
+    reason: str
+    message: str
+
+
+class RegistrationCloud(Protocol):
+    """What a cloud module provides for registration."""
+
+    CLOUD: str
+    DISTRIBUTION: str
+    CLUSTER: str
+    needs_connection_details: Callable[[Composite], bool]
+    argocd_connection: Callable[
+        [Composite, dict[str, Any], Mapping[str, bytes] | None], ClusterConnection | Waiting
+    ]
+    region: Callable[[str], str]
+    registration_annotations: Callable[[Composite, Mapping[str, ObservedResource]], dict[str, str]]
+
+
+def register(
+    xr: Composite, fn_input: Input, cloud: RegistrationCloud, observed: Observed, desired: Desired
+) -> None:
+    """Add argocd-cluster (or deliberately leave it out) with its condition and status."""
+    existing = observed.resources.get(REGISTRATION)
+    if not xr.spec.argocd.register_:
+        # Leaving argocd-cluster out of desired state is what deletes it.
+        _report(desired, "Disabled", "spec.argocd.register is false", ok=False)
+        return
+    how = argocd.delivery(xr, fn_input)
+
+    cluster = observed.resources.get(cloud.CLUSTER)
+    try:
+        connection = _connection(xr, fn_input, cloud, observed, cluster, desired)
+    except KubeconfigError as exc:
+        connection = Waiting(exc.reason, str(exc))
+        if existing is None:
+            desired.results.append(Result(Severity.WARNING, str(exc), exc.reason))
+
+    if isinstance(connection, ClusterConnection):
+        secret = argocd.cluster_secret(
+            xr,
+            fn_input,
+            connection,
+            labels={
+                "cloud": cloud.CLOUD,
+                "distribution": cloud.DISTRIBUTION,
+                "region": dns_label(cloud.region(xr.spec.location)),
+            },
+            annotations=_cluster_facts(xr) | cloud.registration_annotations(xr, observed.resources),
+        )
+        desired.resources[REGISTRATION] = argocd.deliver(xr, fn_input, secret, how)
+        desired.results += [
+            Result(Severity.WARNING, w, "ArgoCDConfig") for w in connection.warnings
+        ]
+        status = ArgoCDStatus(
+            registered=existing is not None,
+            name=argocd.cluster_name(xr),
+            server=connection.server,
+            authMethod=connection.auth_method,
+        )
+        if existing is None:
+            where = f"{fn_input.argocd.namespace}/{secret['metadata']['name']}"
+            _report(
+                desired,
+                "Registering",
+                f"writing the Argo CD cluster Secret {where}",
+                ok=False,
+                status=status,
+            )
+        else:
+            _report(
+                desired,
+                "Registered",
+                f"registered in Argo CD as {status.name}",
+                ok=True,
+                status=status,
+            )
+    elif existing is not None:
+        desired.resources[REGISTRATION] = argocd.kept(existing.manifest)
+        desired.results.append(
+            Result(
+                Severity.WARNING,
+                f"kept the existing Argo CD registration unchanged: {connection.message}",
+                connection.reason,
+            )
+        )
+        secret = argocd.registered_secret(existing.manifest)
+        status = ArgoCDStatus(
+            registered=True,
+            name=argocd.secret_field(secret, "name"),
+            server=argocd.secret_field(secret, "server"),
+            authMethod=argocd.auth_method(secret),
+        )
+        _report(
+            desired,
+            connection.reason,
+            f"kept unchanged: {connection.message}",
+            ok=True,
+            status=status,
+        )
+    else:
+        _report(desired, connection.reason, connection.message, ok=False)
+
+    if REGISTRATION in desired.resources:
+        desired.ready[REGISTRATION] = _registration_ready(existing)
+
+
+def _connection(
+    xr: Composite,
+    fn_input: Input,
+    cloud: RegistrationCloud,
+    observed: Observed,
+    cluster: ObservedResource | None,
+    desired: Desired,
+) -> ClusterConnection | Waiting:
+    """The Argo CD connection for the cluster, or why it cannot be had yet."""
+    if cluster is None:
+        return Waiting("WaitingForCluster", "the cluster has not been created yet")
+    registered = REGISTRATION in observed.resources
+    if not is_ready(cluster.manifest) and not registered:
+        return Waiting("WaitingForCluster", "the cluster is not Ready yet")
+    details = None
+    if cloud.needs_connection_details(xr):
+        details = _connection_details(xr, fn_input, cloud, observed, cluster, desired)
+        if details is None:
+            return Waiting(
+                "WaitingForCredentials",
+                "the cluster's connection Secret "
+                f"{connection_secret_namespace(xr, fn_input)}/"
+                f"{connection_secret_name(xr, cloud.DISTRIBUTION)} has no data yet",
+            )
+    return cloud.argocd_connection(xr, cluster.manifest, details)
+
+
+def _connection_details(
+    xr: Composite,
+    fn_input: Input,
+    cloud: RegistrationCloud,
+    observed: Observed,
+    cluster: ObservedResource,
+    desired: Desired,
+) -> Mapping[str, bytes] | None:
+    """Connection details as Crossplane observed them, else from the Secret itself.
+
+    Crossplane fills connection_details from the MR's connection Secret; when it
+    did not (yet), ask for that Secret and read it on the next call.
+    """
+    if cluster.connection_details:
+        return cluster.connection_details
+    desired.requirements[CONNECTION_SECRET] = SecretRequirement(
+        name=connection_secret_name(xr, cloud.DISTRIBUTION),
+        namespace=connection_secret_namespace(xr, fn_input),
+    )
+    found = observed.required.get(CONNECTION_SECRET) or []
+    data = found[0].get("data") if found else None
+    if not data:
+        return None
+    try:
+        return {k: base64.b64decode(v, validate=True) for k, v in data.items()}
+    except (binascii.Error, ValueError, TypeError):
+        raise KubeconfigError(
+            "connection Secret data",
+            "is not valid base64",
+            "Check the Secret the provider wrote for the cluster",
+        ) from None
+
+
+def _cluster_facts(xr: Composite) -> dict[str, str]:
+    """Annotations every cloud shares: what was asked for, for ApplicationSet templates."""
+    spec = xr.spec
+    facts = {"location": spec.location, "node-count": str(spec.nodePool.count)}
+    if spec.version:
+        facts["kubernetes-version"] = spec.version
+    if spec.nodePool.size:
+        facts["node-size"] = spec.nodePool.size
+    if spec.nodePool.autoscaling:
+        facts["node-min-count"] = str(spec.nodePool.minCount)
+        facts["node-max-count"] = str(spec.nodePool.maxCount)
+    return facts
+
+
+def _registration_ready(existing: ObservedResource | None) -> bool:
+    """A Secret is ready once it exists; an Object once provider-kubernetes says Ready."""
+    if existing is None:
+        return False
+    if existing.manifest.get("kind") == "Object":
+        return is_ready(existing.manifest)
+    return True
+
+
+def _report(
+    desired: Desired, reason: str, message: str, *, ok: bool, status: ArgoCDStatus | None = None
+) -> None:
+    desired.conditions.append(Condition(CONDITION, ok, reason, message))
+    desired.status.argocd = status or ArgoCDStatus(registered=False)

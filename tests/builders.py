@@ -1,0 +1,43 @@
+"""Requests as Crossplane sends them, built from plain dicts."""
+
+from typing import Any
+
+from crossplane.function import resource
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+AKS_INPUT = {
+    "apiVersion": "gitopscluster.fn.crossplane.io/v1beta1",
+    "kind": "Input",
+    "cloud": "AKS",
+}
+GKE_INPUT = {**AKS_INPUT, "cloud": "GKE"}
+
+
+def xr(spec: dict[str, Any] | None = None, namespace: str | None = "team-a", **extra: Any) -> dict:
+    metadata = {"name": "team-a-dev", **({"namespace": namespace} if namespace else {})}
+    return {
+        "apiVersion": "platform.example.org/v1alpha1",
+        "kind": "AKSCluster",
+        "metadata": metadata,
+        "spec": {"location": "westeurope", **(spec or {})},
+        **extra,
+    }
+
+
+def request(
+    composite: dict,
+    fn_input: dict | None = AKS_INPUT,
+    observed: dict[str, dict] | None = None,
+    desired: dict[str, dict] | None = None,
+) -> fnv1.RunFunctionRequest:
+    req = fnv1.RunFunctionRequest(
+        meta=fnv1.RequestMeta(tag="t"),
+        observed=fnv1.State(composite=fnv1.Resource(resource=resource.dict_to_struct(composite))),
+    )
+    if fn_input is not None:
+        req.input.CopyFrom(resource.dict_to_struct(fn_input))
+    for name, manifest in (observed or {}).items():
+        req.observed.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
+    for name, manifest in (desired or {}).items():
+        req.desired.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
+    return req
