@@ -214,3 +214,40 @@ def test_protobuf_floats_become_integers_in_models() -> None:
     )
     assert composite.spec.nodePool.count == 3
     assert isinstance(composite.spec.nodePool.count, int)
+
+
+def test_condition_and_secret_requirement_reach_the_response() -> None:
+    observed = {
+        "cluster": {
+            **ready("True"),
+            "status": {**ready("True")["status"], "atProvider": {"fqdn": "f"}},
+        }
+    }
+    rsp = run(request(xr(), observed=observed))
+    (condition,) = rsp["conditions"]
+    assert condition == {
+        "type": "ArgoCDRegistered",
+        "status": "STATUS_CONDITION_FALSE",
+        "reason": "WaitingForCredentials",
+        "message": condition["message"],
+        "target": "TARGET_COMPOSITE",
+    }
+    assert "team-a/team-a-dev-aks-kubeconfig" in condition["message"]
+    assert rsp["requirements"]["resources"]["cluster-connection-secret"] == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "matchName": "team-a-dev-aks-kubeconfig",
+        "namespace": "team-a",
+    }
+
+
+def test_legacy_xr_conditions_and_results_also_reach_the_claim() -> None:
+    legacy = xr(namespace=None, spec={"claimRef": {"namespace": "team-c", "name": "pay"}})
+    rsp = run(request(legacy))
+    assert {c["target"] for c in rsp["conditions"]} == {"TARGET_COMPOSITE_AND_CLAIM"}
+    bad = xr(
+        {"nodePool": {"count": 0}, "claimRef": {"namespace": "c", "name": "p"}}, namespace=None
+    )
+    (fatal,) = run(request(bad))["results"]
+    assert fatal["target"] == "TARGET_COMPOSITE_AND_CLAIM"
+    assert fatal["severity"] == "SEVERITY_FATAL"

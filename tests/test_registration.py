@@ -1,0 +1,572 @@
+"""The registration lifecycle and its shapes, step by step, without a server.
+
+Each test is one reconcile: an Observed state in, the Desired state out.
+"""
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from function.compose import compose
+from function.errors import InvalidSpec
+from function.registration import CONDITION, CONNECTION_SECRET, REGISTRATION
+from function.state import Desired, Observed, ObservedResource, Severity
+from tests.builders import AKS_INPUT, GKE_INPUT, xr
+from tests.pki import kubeconfig as make_kubeconfig
+from tests.pki import make_pki
+
+PKI = make_pki("registration")
+FQDN = "team-a-dev-1234.hcp.westeurope.azmk8s.io"
+SERVER = f"https://{FQDN}:443"
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+TENANT_ID = "66666666-7777-8888-9999-000000000000"
+KUBECONFIG = make_kubeconfig(PKI, SERVER)
+KUBELOGIN = make_kubeconfig(
+    PKI,
+    SERVER,
+    user={
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "kubelogin",
+            "args": ["get-token", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"],
+        }
+    },
+)
+
+
+def cluster(*, ready: bool = True, fqdn: str | None = FQDN) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]
+    }
+    if fqdn:
+        status["atProvider"] = {"fqdn": fqdn, "currentKubernetesVersion": "1.33.2"}
+    return {"apiVersion": "containerservice.azure.m.upbound.io/v1beta1", "status": status}
+
+
+def observe(
+    composite: dict[str, Any] | None = None,
+    fn_input: dict[str, Any] | None = None,
+    *,
+    cluster_manifest: dict[str, Any] | None = None,
+    details: dict[str, bytes] | None = None,
+    registration: dict[str, Any] | None = None,
+    required: dict[str, list[dict[str, Any]]] | None = None,
+) -> Observed:
+    resources = {}
+    if cluster_manifest is not None:
+        resources["cluster"] = ObservedResource(cluster_manifest, details or {})
+    if registration is not None:
+        resources[REGISTRATION] = ObservedResource(registration)
+    return Observed(
+        composite=composite or xr(),
+        input=fn_input or AKS_INPUT,
+        resources=resources,
+        required=required or {},
+    )
+
+
+def condition(desired: Desired) -> tuple[bool, str]:
+    (found,) = [c for c in desired.conditions if c.type == CONDITION]
+    return found.status, found.reason
+
+
+def registration_secret(desired: Desired) -> dict[str, Any]:
+    composed = desired.resources[REGISTRATION]
+    return composed["spec"]["forProvider"]["manifest"] if composed["kind"] == "Object" else composed
+
+
+def data(secret: dict[str, Any]) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def warnings(desired: Desired) -> list[str]:
+    return [r.message for r in desired.results if r.severity is Severity.WARNING]
+
+
+def registered(composite: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The registration as the previous reconcile wrote it, now observed."""
+    first = compose(
+        observe(composite, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+    )
+    return first.resources[REGISTRATION]
+
+
+# --- when a registration is written -------------------------------------------------
+
+
+def test_nothing_registered_before_the_cluster_exists() -> None:
+    desired = compose(observe())
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "WaitingForCluster")
+    assert desired.status.argocd is not None
+    assert desired.status.argocd.registered is False
+
+
+def test_nothing_registered_while_the_cluster_is_not_ready() -> None:
+    desired = compose(
+        observe(cluster_manifest=cluster(ready=False), details={"kubeconfig": KUBECONFIG})
+    )
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "WaitingForCluster")
+
+
+def test_ready_cluster_without_connection_details_requires_its_secret() -> None:
+    desired = compose(observe(cluster_manifest=cluster()))
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "WaitingForCredentials")
+    requirement = desired.requirements[CONNECTION_SECRET]
+    assert (requirement.name, requirement.namespace) == ("team-a-dev-aks-kubeconfig", "team-a")
+
+
+def test_required_connection_secret_is_read_on_the_next_call() -> None:
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"kubeconfig": base64.b64encode(KUBECONFIG).decode()},
+    }
+    desired = compose(observe(cluster_manifest=cluster(), required={CONNECTION_SECRET: [secret]}))
+    assert REGISTRATION in desired.resources
+    # The requirement is repeated so Crossplane sees it stable and stops iterating.
+    assert CONNECTION_SECRET in desired.requirements
+    assert data(registration_secret(desired))["server"] == SERVER
+
+
+def test_required_secret_not_found_waits_for_credentials() -> None:
+    desired = compose(observe(cluster_manifest=cluster(), required={CONNECTION_SECRET: []}))
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "WaitingForCredentials")
+
+
+def test_first_registration_is_written_but_not_yet_registered() -> None:
+    desired = compose(observe(cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG}))
+    assert REGISTRATION in desired.resources
+    assert desired.ready[REGISTRATION] is False
+    assert condition(desired) == (False, "Registering")
+    status = desired.status.argocd
+    assert status is not None
+    assert (status.registered, status.name, status.server, status.authMethod) == (
+        False,
+        "team-a-team-a-dev",
+        SERVER,
+        "ClientCertificate",
+    )
+
+
+def test_observed_registration_is_registered_and_ready() -> None:
+    previous = registered()
+    desired = compose(
+        observe(
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG},
+            registration={
+                **previous,
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            },
+        )
+    )
+    assert desired.resources[REGISTRATION] == previous
+    assert desired.ready[REGISTRATION] is True
+    assert condition(desired) == (True, "Registered")
+    assert desired.status.argocd is not None
+    assert desired.status.argocd.registered is True
+
+
+# --- a registration is never dropped by a transient gap -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cluster_manifest", "details", "reason"),
+    [
+        (cluster(), {}, "WaitingForCredentials"),
+        (cluster(ready=False), {}, "WaitingForCredentials"),
+        (cluster(), {"kubeconfig": b"not: [valid"}, "InvalidKubeconfig"),
+        (cluster(), {"kubeconfig": KUBELOGIN}, "WorkloadIdentityNotConfigured"),
+        (None, {}, "WaitingForCluster"),
+    ],
+    ids=["credentials-missing", "cluster-unready", "kubeconfig-invalid", "entra-id", "no-cluster"],
+)
+def test_observed_registration_is_kept_through_gaps(
+    cluster_manifest: dict | None, details: dict[str, bytes], reason: str
+) -> None:
+    identity = {"name": "team-a-dev-x7k2p", "namespace": "team-a", "labels": {"a": "b"}}
+    previous = {**registered(), "metadata": identity}
+    observed_copy = {
+        **previous,
+        "metadata": {
+            **identity,
+            "uid": "f00",
+            "resourceVersion": "42",
+            "managedFields": [{"manager": "crossplane"}],
+        },
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    desired = compose(
+        observe(cluster_manifest=cluster_manifest, details=details, registration=observed_copy)
+    )
+    assert desired.resources[REGISTRATION] == previous, "kept exactly as it was"
+    assert desired.ready[REGISTRATION] is True
+    assert condition(desired) == (True, reason)
+    (warning,) = [w for w in warnings(desired) if "kept the existing Argo CD registration" in w]
+    assert warning
+    status = desired.status.argocd
+    assert status is not None
+    assert (status.registered, status.name, status.server, status.authMethod) == (
+        True,
+        "team-a-team-a-dev",
+        SERVER,
+        "ClientCertificate",
+    )
+
+
+def test_registered_cluster_that_turns_unready_is_refreshed_when_credentials_exist() -> None:
+    previous = registered()
+    desired = compose(
+        observe(
+            cluster_manifest=cluster(ready=False),
+            details={"kubeconfig": KUBECONFIG},
+            registration=previous,
+        )
+    )
+    assert desired.resources[REGISTRATION] == previous
+    assert condition(desired) == (True, "Registered")
+    assert warnings(desired) == []
+
+
+def test_register_false_removes_the_registration() -> None:
+    composite = xr({"argocd": {"register": False}})
+    desired = compose(
+        observe(
+            composite,
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG},
+            registration=registered(),
+        )
+    )
+    # Leaving it out of desired state is how Crossplane deletes a composed resource.
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "Disabled")
+    assert desired.status.argocd is not None
+    assert desired.status.argocd.registered is False
+
+
+def test_invalid_kubeconfig_is_a_warning_and_condition_not_a_fatal() -> None:
+    desired = compose(observe(cluster_manifest=cluster(), details={"kubeconfig": b"users: 3"}))
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "InvalidKubeconfig")
+    assert any("kubeconfig" in w for w in warnings(desired))
+    assert "cluster" in desired.resources  # the cloud resources are still composed
+
+
+# --- delivery ------------------------------------------------------------------------
+
+
+def test_namespaced_xr_delivers_an_object_with_the_input_provider_config() -> None:
+    fn_input = {
+        **AKS_INPUT,
+        "argocd": {"objectProviderConfigRef": {"name": "in-cluster", "kind": "ProviderConfig"}},
+    }
+    desired = compose(
+        observe(fn_input=fn_input, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+    )
+    composed = desired.resources[REGISTRATION]
+    assert composed["apiVersion"] == "kubernetes.m.crossplane.io/v1alpha1"
+    assert composed["kind"] == "Object"
+    assert composed["spec"]["providerConfigRef"] == {"kind": "ProviderConfig", "name": "in-cluster"}
+    assert composed["spec"]["forProvider"]["manifest"]["metadata"]["namespace"] == "argocd"
+
+
+def test_cluster_scoped_xr_delivers_the_secret_itself() -> None:
+    desired = compose(
+        observe(xr(namespace=None), cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+    )
+    secret = desired.resources[REGISTRATION]
+    assert (secret["apiVersion"], secret["kind"]) == ("v1", "Secret")
+    assert secret["metadata"]["namespace"] == "argocd"
+
+
+def test_cluster_scoped_xr_can_choose_object_delivery() -> None:
+    fn_input = {**AKS_INPUT, "argocd": {"delivery": "Object"}}
+    desired = compose(
+        observe(
+            xr(namespace=None),
+            fn_input,
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG},
+        )
+    )
+    composed = desired.resources[REGISTRATION]
+    assert composed["apiVersion"] == "kubernetes.crossplane.io/v1alpha2"
+    assert composed["spec"]["providerConfigRef"] == {"name": "default"}
+
+
+def test_namespaced_xr_in_the_argocd_namespace_gets_a_secret_on_auto() -> None:
+    desired = compose(
+        observe(
+            xr(namespace="argocd"), cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG}
+        )
+    )
+    assert desired.resources[REGISTRATION]["kind"] == "Secret"
+
+
+def test_secret_delivery_where_crossplane_cannot_compose_it_is_fatal() -> None:
+    fn_input = {**AKS_INPUT, "argocd": {"delivery": "Secret"}}
+    with pytest.raises(InvalidSpec) as exc:
+        compose(observe(fn_input=fn_input, cluster_manifest=cluster()))
+    message = str(exc.value)
+    assert message.startswith("input.argocd.delivery: Secret is not possible")
+    assert "Use delivery Object" in message
+
+
+# --- the Secret ----------------------------------------------------------------------
+
+
+def test_secret_shape_labels_annotations_and_data() -> None:
+    composite = xr(
+        {
+            "version": "1.33",
+            "nodePool": {"size": "Standard_D4s_v5", "count": 3},
+            "argocd": {
+                "project": "team-a",
+                "namespaces": ["apps", "jobs"],
+                "clusterResources": True,
+                "labels": {"env": "dev", "tier": "user-wins"},
+                "annotations": {"team": "a"},
+            },
+        }
+    )
+    fn_input = {
+        **AKS_INPUT,
+        "argocd": {
+            "commonLabels": {"tier": "common", "platform": "p"},
+            "commonAnnotations": {"owner": "platform"},
+        },
+    }
+    desired = compose(
+        observe(composite, fn_input, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+    )
+    secret = registration_secret(desired)
+    assert secret["type"] == "Opaque"
+    assert "stringData" not in secret
+    assert secret["metadata"]["labels"] == {
+        "argocd.argoproj.io/secret-type": "cluster",
+        "app.kubernetes.io/managed-by": "function-gitops-cluster",
+        "gitopscluster.fn.crossplane.io/cloud": "azure",
+        "gitopscluster.fn.crossplane.io/distribution": "aks",
+        "gitopscluster.fn.crossplane.io/region": "westeurope",
+        "gitopscluster.fn.crossplane.io/composite-name": "team-a-dev",
+        "gitopscluster.fn.crossplane.io/composite-namespace": "team-a",
+        "platform": "p",
+        "env": "dev",
+        "tier": "user-wins",
+    }
+    assert secret["metadata"]["annotations"] == {
+        "owner": "platform",
+        "team": "a",
+        "gitopscluster.fn.crossplane.io/location": "westeurope",
+        "gitopscluster.fn.crossplane.io/kubernetes-version": "1.33.2",
+        "gitopscluster.fn.crossplane.io/node-size": "Standard_D4s_v5",
+        "gitopscluster.fn.crossplane.io/node-count": "3",
+    }
+    decoded = data(secret)
+    assert set(decoded) == {"name", "server", "config", "project", "namespaces", "clusterResources"}
+    assert decoded["name"] == "team-a-team-a-dev"
+    assert decoded["project"] == "team-a"
+    assert decoded["namespaces"] == "apps,jobs"
+    assert decoded["clusterResources"] == "true"
+    config = json.loads(decoded["config"])
+    assert config["tlsClientConfig"] == {
+        "insecure": False,
+        "caData": PKI.ca_data,
+        "certData": PKI.client_cert_data,
+        "keyData": PKI.client_key_data,
+    }
+
+
+def test_optional_data_keys_are_absent_unless_set() -> None:
+    desired = compose(observe(cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG}))
+    assert set(registration_secret(desired)["data"]) == {"name", "server", "config"}
+
+
+def test_secret_is_identical_across_reconciles() -> None:
+    def once() -> dict[str, Any]:
+        return compose(
+            observe(cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+        ).resources[REGISTRATION]
+
+    assert json.dumps(once(), sort_keys=True) == json.dumps(once(), sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"argocd": {"labels": {"argocd.argoproj.io/secret-type": "x"}}}, "spec.argocd.labels"),
+        (
+            {"argocd": {"annotations": {"gitopscluster.fn.crossplane.io/location": "x"}}},
+            "spec.argocd.annotations",
+        ),
+        ({"argocd": {"labels": {"app.kubernetes.io/managed-by": "me"}}}, "spec.argocd.labels"),
+    ],
+)
+def test_reserved_label_keys_are_refused(spec: dict, field: str) -> None:
+    with pytest.raises(InvalidSpec) as exc:
+        compose(observe(xr(spec)))
+    assert str(exc.value).startswith(f"{field}[")
+    assert "reserved" in str(exc.value)
+
+
+def test_names_default_per_scope_and_secret_names_are_unique_per_xr() -> None:
+    def name_of(composite: dict[str, Any]) -> tuple[str, str]:
+        desired = compose(
+            observe(composite, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+        )
+        secret = registration_secret(desired)
+        return data(secret)["name"], secret["metadata"]["name"]
+
+    namespaced = name_of(xr())
+    cluster_scoped = name_of(xr(namespace=None))
+    claim = {"namespace": "team-c", "name": "pay"}
+    claimed = name_of({**xr(namespace=None), "spec": {"location": "westeurope", "claimRef": claim}})
+    chosen_a = name_of(xr({"argocd": {"name": "shared"}}))
+    chosen_b = name_of(xr({"argocd": {"name": "shared"}}, namespace="team-b"))
+    assert namespaced[0] == "team-a-team-a-dev"
+    assert cluster_scoped[0] == "team-a-dev"
+    assert claimed[0] == "team-c-pay"
+    assert chosen_a[0] == chosen_b[0] == "shared"
+    # Two XRs choosing the same Argo CD name still get different Secrets.
+    assert chosen_a[1] != chosen_b[1]
+    for _, secret_name in (namespaced, cluster_scoped, claimed, chosen_a):
+        assert secret_name.startswith("cluster-")
+        assert len(secret_name) <= 253
+
+
+# --- AKS authentication modes ----------------------------------------------------------
+
+ADMIN = make_kubeconfig(make_pki("admin"), SERVER)
+
+
+def _aks(spec: dict[str, Any], details: dict[str, bytes]) -> Desired:
+    return compose(observe(xr(spec), cluster_manifest=cluster(), details=details))
+
+
+def _config(desired: Desired) -> dict[str, Any]:
+    return json.loads(data(registration_secret(desired))["config"])
+
+
+def test_workload_identity_translates_kubelogin_to_argocd_k8s_auth_azure() -> None:
+    spec = {
+        "argocd": {
+            "auth": "WorkloadIdentity",
+            "workloadIdentity": {"clientId": CLIENT_ID, "tenantId": TENANT_ID},
+        }
+    }
+    desired = _aks(spec, {"kubeconfig": KUBELOGIN})
+    assert _config(desired)["execProviderConfig"] == {
+        "command": "argocd-k8s-auth",
+        "args": ["azure"],
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "env": {
+            "AAD_LOGIN_METHOD": "workloadidentity",
+            "AZURE_CLIENT_ID": CLIENT_ID,
+            "AZURE_TENANT_ID": TENANT_ID,
+        },
+    }
+    assert desired.status.argocd is not None
+    assert desired.status.argocd.authMethod == "AzureWorkloadIdentity"
+    # Entra ID is switched on for the cluster, so that kubeconfig appears at all.
+    entra = desired.resources["cluster"]["spec"]["forProvider"][
+        "azureActiveDirectoryRoleBasedAccessControl"
+    ]
+    assert entra == {"azureRbacEnabled": True, "tenantId": TENANT_ID}
+
+
+def test_workload_identity_without_client_id_says_what_to_set() -> None:
+    desired = _aks({"argocd": {"auth": "WorkloadIdentity"}}, {"kubeconfig": KUBELOGIN})
+    assert REGISTRATION not in desired.resources
+    (found,) = desired.conditions
+    assert (found.status, found.reason) == (False, "WorkloadIdentityNotConfigured")
+    assert "spec.argocd.workloadIdentity.clientId" in found.message
+
+
+def test_workload_identity_waits_while_the_kubeconfig_is_not_entra_id_yet() -> None:
+    spec = {"argocd": {"auth": "WorkloadIdentity", "workloadIdentity": {"clientId": CLIENT_ID}}}
+    desired = _aks(spec, {"kubeconfig": KUBECONFIG})
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "WaitingForCredentials")
+
+
+@pytest.mark.parametrize("auth", ["ClientCertificate", "Auto"])
+def test_entra_id_cluster_falls_back_to_the_admin_kubeconfig(auth: str) -> None:
+    details = {"kubeconfig": KUBELOGIN, "attribute.kube_admin_config_raw": ADMIN}
+    config = _config(_aks({"argocd": {"auth": auth}}, details))
+    assert config["tlsClientConfig"]["certData"] == make_pki("admin").client_cert_data
+
+
+def test_client_certificate_on_entra_id_without_admin_kubeconfig_explains() -> None:
+    desired = _aks({"argocd": {"auth": "ClientCertificate"}}, {"kubeconfig": KUBELOGIN})
+    assert condition(desired) == (False, "AdminCredentialsUnavailable")
+
+
+def test_auto_with_client_id_prefers_workload_identity_on_entra_id() -> None:
+    spec = {"argocd": {"workloadIdentity": {"clientId": CLIENT_ID}}}
+    details = {"kubeconfig": KUBELOGIN, "attribute.kube_admin_config_raw": ADMIN}
+    assert _config(_aks(spec, details))["execProviderConfig"]["args"] == ["azure"]
+
+
+# --- GKE ------------------------------------------------------------------------------
+
+
+def gke_cluster(ca: str | None = PKI.ca_data, endpoint: str | None = "203.0.113.7") -> dict:
+    at_provider: dict[str, Any] = {"id": "projects/proj-1/locations/europe-west1/clusters/c"}
+    if endpoint:
+        at_provider["endpoint"] = endpoint
+    if ca is not None:
+        at_provider["masterAuth"] = {"clusterCaCertificate": ca}
+    return {
+        "status": {"conditions": [{"type": "Ready", "status": "True"}], "atProvider": at_provider}
+    }
+
+
+def test_gke_registers_from_status_with_argocd_k8s_auth_gcp() -> None:
+    desired = compose(observe(xr(), GKE_INPUT, cluster_manifest=gke_cluster()))
+    secret = registration_secret(desired)
+    decoded = data(secret)
+    assert decoded["server"] == "https://203.0.113.7"
+    assert json.loads(decoded["config"]) == {
+        "execProviderConfig": {
+            "command": "argocd-k8s-auth",
+            "args": ["gcp"],
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+        },
+        "tlsClientConfig": {"insecure": False, "caData": PKI.ca_data},
+    }
+    assert secret["metadata"]["annotations"]["gitopscluster.fn.crossplane.io/project"] == "proj-1"
+    assert desired.requirements == {}  # no Secret is read for GKE
+
+
+def test_gke_zone_location_is_labelled_with_its_region() -> None:
+    composite = xr({"location": "us-central1-a"})
+    secret = registration_secret(
+        compose(observe(composite, GKE_INPUT, cluster_manifest=gke_cluster()))
+    )
+    assert secret["metadata"]["labels"]["gitopscluster.fn.crossplane.io/region"] == "us-central1"
+
+
+@pytest.mark.parametrize(
+    ("manifest", "reason"),
+    [
+        (gke_cluster(endpoint=None), "WaitingForCluster"),
+        (gke_cluster(ca="-----BEGIN CERTIFICATE-----"), "InvalidClusterCA"),
+    ],
+)
+def test_gke_waits_for_endpoint_and_refuses_a_bad_ca(manifest: dict, reason: str) -> None:
+    desired = compose(observe(xr(), GKE_INPUT, cluster_manifest=manifest))
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, reason)
+
+
+def test_gke_client_certificate_is_a_fatal_naming_the_field() -> None:
+    with pytest.raises(InvalidSpec) as exc:
+        compose(observe(xr({"argocd": {"auth": "ClientCertificate"}}), GKE_INPUT))
+    assert str(exc.value).startswith("spec.argocd.auth: ClientCertificate is not available for GKE")
