@@ -108,7 +108,7 @@ def argocd_connection(
             at_provider.get("masterAuth", {}), "clusterCaCertificate", "", "a certificate"
         )
     except KubeconfigError as exc:
-        return Waiting("InvalidClusterCA", f"{_CA_FIELD}: {exc.problem}")
+        return Waiting("InvalidClusterCA", f"{_CA_FIELD}: {exc.problem}", broken=True)
     if ca:
         tls["caData"] = ca
     config = {

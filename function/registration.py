@@ -36,10 +36,15 @@ CONNECTION_SECRET = "cluster-connection-secret"
 
 @dataclass(frozen=True)
 class Waiting:
-    """Why there is no connection yet: a condition reason and a message for people."""
+    """Why there is no connection yet: a condition reason and a message for people.
+
+    broken: the credentials exist but are unusable, which deserves a Warning event;
+    plain waiting (nothing there yet) is only a condition.
+    """
 
     reason: str
     message: str
+    broken: bool = False
 
 
 class RegistrationCloud(Protocol):
@@ -71,9 +76,9 @@ def register(
     try:
         connection = _connection(xr, fn_input, cloud, observed, cluster, desired)
     except KubeconfigError as exc:
-        connection = Waiting(exc.reason, str(exc))
-        if existing is None:
-            desired.results.append(Result(Severity.WARNING, str(exc), exc.reason))
+        connection = Waiting(exc.reason, str(exc), broken=True)
+    if isinstance(connection, Waiting) and connection.broken and existing is None:
+        desired.results.append(Result(Severity.WARNING, connection.message, connection.reason))
 
     if isinstance(connection, ClusterConnection):
         secret = argocd.cluster_secret(

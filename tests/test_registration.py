@@ -564,6 +564,10 @@ def test_gke_waits_for_endpoint_and_refuses_a_bad_ca(manifest: dict, reason: str
     desired = compose(observe(xr(), GKE_INPUT, cluster_manifest=manifest))
     assert REGISTRATION not in desired.resources
     assert condition(desired) == (False, reason)
+    # A broken CA is worth an event; an endpoint not reported yet is only waiting.
+    assert [r.reason for r in desired.results] == (
+        ["InvalidClusterCA"] if reason == "InvalidClusterCA" else []
+    )
 
 
 def test_gke_client_certificate_is_a_fatal_naming_the_field() -> None:
