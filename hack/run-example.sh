@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 example=${1:-aks-namespaced}
 dir=examples/$example
-[ -d "$dir" ] || { echo "no example $dir; choose one of: $(ls -d examples/*/ | xargs -n1 basename | tr '\n' ' ')" >&2; exit 2; }
+if [ ! -f "$dir/xr.yaml" ]; then
+  echo "no example $dir; choose one of: $(dirname examples/*/xr.yaml | xargs -n1 basename | tr '\n' ' ')" >&2
+  exit 2
+fi
 hatch=${HATCH:-hatch}
 bin=.tools/bin
 
