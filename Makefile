@@ -7,7 +7,7 @@ BIN := .tools/bin
 HATCH := .tools/venv/bin/hatch
 EXAMPLE ?= aks-namespaced
 
-.PHONY: run test tools lint generate
+.PHONY: run test tools lint generate image package
 
 $(HATCH):
 	$(PYTHON) -m venv .tools/venv
@@ -34,3 +34,11 @@ test: lint tools
 
 generate: $(HATCH)
 	$(HATCH) run python hack/generate.py
+
+# The runtime image and the Crossplane package with it embedded (needs Docker).
+image:
+	docker build . --tag=function-gitops-cluster-runtime
+
+package: image $(BIN)/crossplane
+	$(BIN)/crossplane xpkg build --package-root=package --examples-root=examples \
+	  --embed-runtime-image=function-gitops-cluster-runtime -o function.xpkg
