@@ -1,0 +1,233 @@
+"""Realistic RunFunctionRequests: the steady-state reconcile of the examples.
+
+Crossplane calls the function again and again for a cluster that already exists and is
+already registered, so that is the call worth measuring: every composed resource
+observed and Ready, the AKS kubeconfig (fresh RSA 2048 PKI, a few kB) in the cluster's
+connection details, the Argo CD registration observed as the previous reconcile
+composed it, and the XR carrying the status the function wrote last time.
+"""
+
+import asyncio
+import copy
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from crossplane.function import logging, resource
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+from tests.pki import kubeconfig, make_pki
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+RESOURCE_NAME = "crossplane.io/composition-resource-name"
+REGISTRATION = "argocd-cluster"
+CONDITION = "ArgoCDRegistered"
+_TIME = "2026-11-26T08:00:00Z"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark request and what a correct answer to it must contain."""
+
+    name: str
+    request: fnv1.RunFunctionRequest
+    resources: frozenset[str]
+
+    @functools.cached_property
+    def payload(self) -> bytes:
+        """Serialised once, so the load generator only moves bytes."""
+        return self.request.SerializeToString()
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def _step_input(folder: str) -> dict[str, Any]:
+    """The function's input exactly as the example Composition passes it."""
+    (composition,) = _documents(EXAMPLES / folder / "composition.yaml")
+    return composition["spec"]["pipeline"][0]["input"]
+
+
+def _observed(folder: str) -> dict[str, dict[str, Any]]:
+    """Observed composed resources by composition resource name, as Crossplane labels them."""
+    (xr,) = _documents(EXAMPLES / folder / "xr.yaml")
+    observed = {}
+    for doc in _documents(EXAMPLES / folder / "observed.yaml"):
+        metadata = doc["metadata"]
+        metadata.setdefault("labels", {})["crossplane.io/composite"] = xr["metadata"]["name"]
+        metadata |= {"uid": f"{metadata['name']}-uid", "resourceVersion": "4711"}
+        observed[metadata["annotations"][RESOURCE_NAME]] = doc
+    return observed
+
+
+def _composite(folder: str, observed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The XR with the fields Crossplane itself adds (spec.crossplane, bookkeeping metadata)."""
+    (xr,) = _documents(EXAMPLES / folder / "xr.yaml")
+    xr["metadata"] |= {"generation": 1, "resourceVersion": "4712", "creationTimestamp": _TIME}
+    xr["metadata"]["labels"] = {"crossplane.io/composite": xr["metadata"]["name"]}
+    xr["spec"]["crossplane"] = {
+        "compositionRef": {"name": f"{xr['kind'].lower()}s.platform.example.org"},
+        "compositionRevisionRef": {"name": f"{xr['kind'].lower()}s.platform.example.org-1a2b3c4"},
+        "compositionUpdatePolicy": "Automatic",
+        "resourceRefs": [
+            {"apiVersion": doc["apiVersion"], "kind": doc["kind"], "name": doc["metadata"]["name"]}
+            for doc in observed.values()
+        ],
+    }
+    return xr
+
+
+def _request(
+    composite: dict[str, Any],
+    fn_input: dict[str, Any],
+    observed: dict[str, dict[str, Any]],
+    connection_details: dict[str, dict[str, bytes]],
+) -> fnv1.RunFunctionRequest:
+    req = fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag="benchmark"))
+    req.observed.composite.resource.CopyFrom(resource.dict_to_struct(composite))
+    req.input.CopyFrom(resource.dict_to_struct(fn_input))
+    for name, manifest in observed.items():
+        req.observed.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
+        for key, value in connection_details.get(name, {}).items():
+            req.observed.resources[name].connection_details[key] = value
+    return req
+
+
+def _run_in_process(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    """One call of the real function, to learn what the previous reconcile composed."""
+    from function.fn import FunctionRunner  # noqa: PLC0415 - only needed to build requests
+
+    logging.configure(logging.Level.DISABLED)
+    return asyncio.run(FunctionRunner().RunFunction(req, None))
+
+
+def _as_observed(desired: dict[str, Any], xr: dict[str, Any]) -> dict[str, Any]:
+    """A composed resource as the API server returns it once applied and Ready."""
+    observed = copy.deepcopy(desired)
+    metadata = observed.setdefault("metadata", {})
+    metadata.setdefault("name", f"{xr['metadata']['name']}-{REGISTRATION}-x7k2q")
+    if "namespace" in xr["metadata"]:
+        metadata.setdefault("namespace", xr["metadata"]["namespace"])
+    metadata |= {"uid": f"{metadata['name']}-uid", "resourceVersion": "4713"}
+    metadata.setdefault("annotations", {})[RESOURCE_NAME] = REGISTRATION
+    metadata.setdefault("labels", {})["crossplane.io/composite"] = xr["metadata"]["name"]
+    metadata["ownerReferences"] = [
+        {
+            "apiVersion": xr["apiVersion"],
+            "kind": xr["kind"],
+            "name": xr["metadata"]["name"],
+            "uid": xr["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    conditions = [
+        {"type": kind, "status": "True", "reason": reason, "lastTransitionTime": _TIME}
+        for kind, reason in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
+    ]
+    status: dict[str, Any] = {"conditions": conditions}
+    if observed.get("kind") == "Object":
+        # provider-kubernetes mirrors the applied object, Secret data included.
+        applied = copy.deepcopy(observed["spec"]["forProvider"]["manifest"])
+        applied["metadata"] |= {"uid": "secret-uid", "resourceVersion": "4714"}
+        status["atProvider"] = {"manifest": applied}
+    observed["status"] = status
+    return observed
+
+
+def _steady_state(
+    name: str, folder: str, connection_details: dict[str, dict[str, bytes]]
+) -> Workload:
+    """Call the function on the first reconcile, then build the one after it."""
+    fn_input = _step_input(folder)
+    observed = _observed(folder)
+    composite = _composite(folder, observed)
+    first = _run_in_process(_request(composite, fn_input, observed, connection_details))
+    check(first, frozenset(first.desired.resources), registered=False)
+    registration = resource.struct_to_dict(first.desired.resources[REGISTRATION].resource)
+    observed[REGISTRATION] = _as_observed(registration, composite)
+    composite["spec"]["crossplane"]["resourceRefs"].append(
+        {"apiVersion": registration["apiVersion"], "kind": registration["kind"]}
+        | {"name": observed[REGISTRATION]["metadata"]["name"]}
+    )
+    status = resource.struct_to_dict(first.desired.composite.resource).get("status", {})
+    status["argocd"]["registered"] = True
+    status["conditions"] = [
+        {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+        {"type": "Ready", "status": "True", "reason": "Available"},
+        {"type": CONDITION, "status": "True", "reason": "Registered"},
+    ]
+    composite["status"] = status
+    req = _request(composite, fn_input, observed, connection_details)
+    return Workload(name, req, frozenset(first.desired.resources))
+
+
+def aks_kubeconfig() -> dict[str, bytes]:
+    """Connection details as provider-upjet-azure publishes them: a few-kB admin kubeconfig."""
+    (cluster,) = [
+        doc
+        for doc in _documents(EXAMPLES / "aks-namespaced" / "observed.yaml")
+        if doc["kind"] == "KubernetesCluster"
+    ]
+    fqdn = cluster["status"]["atProvider"]["fqdn"]
+    pki = make_pki("benchmark-aks", (fqdn,), "rsa")
+    config = kubeconfig(
+        pki,
+        f"https://{fqdn}:443",
+        user={
+            "client-certificate-data": pki.client_cert_data,
+            "client-key-data": pki.client_key_data,
+            "token": "0f3c1b6e8d2a4f5c9b7e1d3a5c7e9f1b",
+        },
+        context_name=cluster["metadata"]["name"].rsplit("-", 1)[0],
+    )
+    return {
+        "kubeconfig": config,
+        "kubeconfig.clustercacertificate": pki.ca_cert,
+        "kubeconfig.clientcertificate": pki.client_cert,
+        "kubeconfig.clientkey": pki.client_key,
+    }
+
+
+def workloads() -> list[Workload]:
+    """AKS (namespaced, kubeconfig from connection details) and GKE (CA from status)."""
+    return [
+        _steady_state("AKS", "aks-namespaced", {"cluster": aks_kubeconfig()}),
+        _steady_state("GKE", "gke-namespaced", {}),
+    ]
+
+
+def distinct(workloads: list[Workload], count: int) -> list[bytes]:
+    """Payloads that all differ, as after real changes: every object has a new resourceVersion.
+
+    Content-keyed caches in the function cannot hit on these, so they show the cost of a
+    request the function has not seen before.
+    """
+    payloads = []
+    for index in range(count):
+        req = fnv1.RunFunctionRequest()
+        req.CopyFrom(workloads[index % len(workloads)].request)
+        version = str(100_000 + index)
+        req.observed.composite.resource["metadata"]["resourceVersion"] = version
+        for observed in req.observed.resources.values():
+            observed.resource["metadata"]["resourceVersion"] = version
+        payloads.append(req.SerializeToString())
+    return payloads
+
+
+def check(rsp: fnv1.RunFunctionResponse, resources: frozenset[str], *, registered: bool) -> None:
+    """Refuse to time an error path: the answer must compose and register the cluster."""
+    fatal = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    if fatal:
+        msg = f"function returned Fatal results: {fatal}"
+        raise RuntimeError(msg)
+    if set(rsp.desired.resources) != resources or REGISTRATION not in resources:
+        msg = f"function composed {sorted(rsp.desired.resources)}, expected {sorted(resources)}"
+        raise RuntimeError(msg)
+    want = fnv1.STATUS_CONDITION_TRUE if registered else fnv1.STATUS_CONDITION_FALSE
+    if not any(c.type == CONDITION and c.status == want for c in rsp.conditions):
+        msg = f"function did not report {CONDITION}={'True' if registered else 'False'}"
+        raise RuntimeError(msg)

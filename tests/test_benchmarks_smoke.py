@@ -1,0 +1,101 @@
+"""The benchmark harness runs end to end: real servers, every phase, one complete table.
+
+Timings on a shared CI machine mean nothing, so none is asserted; what must hold is that
+the harness starts both servers, gets correct answers from the function, and reports
+every figure as a number.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+# (row label pattern, target column): every metric the issue asks for, and the context.
+ROWS = [
+    (r"cold start, spawn to first response \(s\)", "function < 1.5 s"),
+    (r"latency p50, sequential \(ms\)", "ratio <= 1.5"),
+    (r"latency p99, sequential \(ms\)", "ratio <= 2.0"),
+    (r"latency p50, AKS only \(ms\)", "—"),
+    (r"latency p50, GKE only \(ms\)", "—"),
+    (r"server CPU per call, sequential \(us\)", "—"),
+    (r"latency p50, every request new \(ms\)", "—"),
+    (r"throughput, 16 streams \(req/s\)", "ratio >= 0.6"),
+    (r"server CPU per call, under load \(us\)", "—"),
+    (r"client CPU busy, under load \(%\)", "—"),
+    (r"RSS after \d+ calls \(MB\)", "function < 80 MB"),
+]
+NUMBER = re.compile(r"^\d+\.\d+$")
+
+
+@pytest.fixture(scope="module")
+def smoke() -> subprocess.CompletedProcess[str]:
+    """One smoke run for the whole module: a few seconds of real servers."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def table(stdout: str) -> dict[str, list[str]]:
+    """Markdown table rows by metric, header and separator left out."""
+    rows = {}
+    for line in stdout.splitlines():
+        if line.startswith("| ") and not line.startswith("| metric"):
+            metric, *cells = (cell.strip() for cell in line.strip("|").split("|"))
+            rows[metric] = cells
+    return rows
+
+
+def test_smoke_run_succeeds_whatever_the_figures(
+    smoke: subprocess.CompletedProcess[str],
+) -> None:
+    assert smoke.returncode == 0, smoke.stderr
+
+
+def test_table_has_exactly_the_expected_rows_in_order(
+    smoke: subprocess.CompletedProcess[str],
+) -> None:
+    metrics = list(table(smoke.stdout))
+    assert len(metrics) == len(ROWS), smoke.stdout
+    for metric, (pattern, _) in zip(metrics, ROWS, strict=True):
+        assert re.fullmatch(pattern, metric), (metric, pattern)
+
+
+@pytest.mark.parametrize(("pattern", "target"), ROWS, ids=[p for p, _ in ROWS])
+def test_row_has_numbers_and_its_target(
+    smoke: subprocess.CompletedProcess[str], pattern: str, target: str
+) -> None:
+    (cells,) = [c for m, c in table(smoke.stdout).items() if re.fullmatch(pattern, m)]
+    function, noop, ratio, shown_target, met = cells
+    for value in (function, noop, ratio):
+        assert NUMBER.match(value), (pattern, cells)
+    assert float(function) > 0, (pattern, cells)
+    assert float(noop) > 0, (pattern, cells)
+    assert float(ratio) == pytest.approx(float(function) / float(noop), rel=0.01, abs=0.006)
+    assert shown_target == target
+    assert met in (("—",) if target == "—" else ("yes", "**no**"))
+
+
+def test_rss_is_read_after_every_call_the_smoke_run_made(
+    smoke: subprocess.CompletedProcess[str],
+) -> None:
+    (metric,) = [m for m in table(smoke.stdout) if m.startswith("RSS after")]
+    calls = int(re.search(r"\d+", metric).group())  # type: ignore[union-attr]
+    # warm-up + sequential + new requests + throughput + top-up to --rss-calls (200)
+    assert calls >= 200
+
+
+def test_header_names_the_machine_and_the_counts(
+    smoke: subprocess.CompletedProcess[str],
+) -> None:
+    header = smoke.stdout.splitlines()[0]
+    assert "CPUs, load average" in header
+    assert "50 sequential calls per server" in header
+    assert "16 streams for 1 s per server" in header
