@@ -3,16 +3,15 @@
 from pydantic import ValidationError
 
 
-class InvalidSpec(ValueError):
-    """Bad user input; fn.py turns it into exactly one Fatal result."""
-
-
-class FieldError(InvalidSpec):
-    """Raised once where bad input is found, turned into a Fatal result in fn.py.
+class FieldProblem(ValueError):
+    """A field path, what is wrong with it, and how to fix it.
 
     Messages must never carry secret bytes: name the field, never echo its value
     unless the value is part of the user's (non-secret) spec.
     """
+
+    # What the field path is relative to, e.g. "kubeconfig "; empty for XR and input.
+    subject = ""
 
     def __init__(self, field: str, problem: str, fix: str = "") -> None:
         self.field = field
@@ -23,8 +22,16 @@ class FieldError(InvalidSpec):
     def __str__(self) -> str:
         # "spec.x (5) must ..." reads as one sentence; anything else gets a colon.
         sep = " " if self.problem.startswith("(") else ": "
-        text = f"{self.field}{sep}{self.problem}"
+        text = f"{self.subject}{self.field}{sep}{self.problem}"
         return f"{text}. {self.fix.rstrip('.')}" if self.fix else text
+
+
+class InvalidSpec(ValueError):
+    """Bad user input; fn.py turns it into exactly one Fatal result."""
+
+
+class FieldError(FieldProblem, InvalidSpec):
+    """A bad XR spec or input field, raised once where it is found."""
 
 
 class FieldErrors(InvalidSpec):

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from function.errors import FieldProblem
+
 AZURE_DEFAULT_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 
@@ -74,20 +76,15 @@ _AWS_FLAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
 }
 
 
-class KubeconfigError(Exception):
-    """A kubeconfig Argo CD cannot use, named by field path and never by value."""
+class KubeconfigError(FieldProblem):
+    """A kubeconfig Argo CD cannot use, named by field path and never by value.
 
+    Not an InvalidSpec: the kubeconfig comes from the provider, not the user, so it
+    becomes a condition and a Warning instead of a Fatal that would stop the XR.
+    """
+
+    subject = "kubeconfig "
     reason = "InvalidKubeconfig"
-
-    def __init__(self, field: str, problem: str, fix: str = "") -> None:
-        self.field = field
-        self.problem = problem
-        self.fix = fix
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        text = f"kubeconfig {self.field}: {self.problem}."
-        return f"{text} {self.fix}" if self.fix else text
 
 
 class WorkloadIdentityRequired(KubeconfigError):

@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from function import kubeconfig as kc
+from function.errors import InvalidSpec
 from function.kubeconfig import (
     AUTH_METHODS,
     AZURE_DEFAULT_SERVER_ID,
@@ -1500,8 +1501,10 @@ def test_has_kubelogin_raises_the_same_way(
 
 
 def test_error_format_and_reasons() -> None:
-    assert str(KubeconfigError("a.b", "is bad", "Fix it.")) == "kubeconfig a.b: is bad. Fix it."
-    assert str(KubeconfigError("a.b", "is bad")) == "kubeconfig a.b: is bad."
+    assert str(KubeconfigError("a.b", "is bad", "Fix it.")) == "kubeconfig a.b: is bad. Fix it"
+    assert str(KubeconfigError("a.b", "is bad")) == "kubeconfig a.b: is bad"
+    # The provider's kubeconfig is no user input: never a Fatal for the whole XR.
+    assert not issubclass(KubeconfigError, InvalidSpec)
     assert KubeconfigError.reason == "InvalidKubeconfig"
     assert WorkloadIdentityRequired.reason == "WorkloadIdentityNotConfigured"
     assert issubclass(WorkloadIdentityRequired, KubeconfigError)
