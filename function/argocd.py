@@ -9,7 +9,7 @@ from function.errors import FieldError
 from function.inputs import Delivery, Input
 from function.kubeconfig import ClusterConnection
 from function.naming import bounded_name, dns_label, short_hash
-from function.xr import Composite
+from function.xr import Composite, mapping
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 PREFIX = "gitopscluster.fn.crossplane.io/"
@@ -132,7 +132,7 @@ def deliver(
 
 def kept(observed: dict[str, Any]) -> dict[str, Any]:
     """An observed registration as desired state, unchanged: what the user already has."""
-    metadata = observed.get("metadata", {})
+    metadata = mapping(observed.get("metadata"))
     desired = {k: v for k, v in observed.items() if k not in ("metadata", "status")}
     desired["metadata"] = {
         k: metadata[k] for k in ("name", "namespace", "labels", "annotations") if k in metadata
@@ -141,17 +141,22 @@ def kept(observed: dict[str, Any]) -> dict[str, Any]:
 
 
 def registered_secret(observed: dict[str, Any]) -> dict[str, Any]:
-    """The Secret inside an observed registration, whichever way it was delivered."""
+    """The Secret inside an observed registration, whichever way it was delivered.
+
+    Observed registrations may have been edited by hand, so they are read defensively.
+    """
     if observed.get("kind") == "Object":
-        return observed.get("spec", {}).get("forProvider", {}).get("manifest", {})
+        return mapping(mapping(mapping(observed.get("spec")).get("forProvider")).get("manifest"))
     return observed
 
 
 def secret_field(secret: dict[str, Any], key: str) -> str | None:
     """A decoded non-secret data field (name, server) of an observed cluster Secret."""
-    value = secret.get("data", {}).get(key)
+    value = mapping(secret.get("data")).get(key)
+    if not isinstance(value, str) or not value:
+        return None
     try:
-        return base64.b64decode(value, validate=True).decode() if value else None
+        return base64.b64decode(value, validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -167,14 +172,16 @@ def auth_method(secret: dict[str, Any]) -> str | None:
         return None
     if config.get("awsAuthConfig"):
         return "AWSAuth"
-    exec_config = config.get("execProviderConfig") or {}
+    exec_config = mapping(config.get("execProviderConfig"))
     if exec_config:
-        args = exec_config.get("args") or []
+        args = exec_config.get("args")
+        args = args if isinstance(args, list) else []
         provider = args[0] if exec_config.get("command") == "argocd-k8s-auth" and args else None
+        provider = provider if isinstance(provider, str) else None
         return {"azure": "AzureWorkloadIdentity", "gcp": "GCPWorkloadIdentity"}.get(
             provider, "Exec"
         )
-    tls = config.get("tlsClientConfig") or {}
+    tls = mapping(config.get("tlsClientConfig"))
     if tls.get("certData"):
         return "ClientCertificate"
     if config.get("bearerToken"):

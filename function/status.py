@@ -40,9 +40,9 @@ class CompositeStatus(_Model):
 
 def is_ready(observed: dict[str, Any] | None) -> bool:
     """A composed resource is ready when its observed Ready condition is True."""
-    if not observed:
-        return False
-    for condition in observed.get("status", {}).get("conditions", ()):
-        if condition.get("type") == "Ready":
+    status = observed.get("status") if observed else None
+    conditions = status.get("conditions") if isinstance(status, dict) else None
+    for condition in conditions if isinstance(conditions, list) else ():
+        if isinstance(condition, dict) and condition.get("type") == "Ready":
             return condition.get("status") == "True"
     return False

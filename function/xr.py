@@ -175,11 +175,16 @@ class Composite:
         return self.scope is Scope.NAMESPACED
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """A field that should be an object; anything else reads as empty, never crashes."""
+    return value if isinstance(value, dict) else {}
+
+
 def scope_of(xr: dict[str, Any]) -> Scope:
     """Tell the XR's scope from the object itself, as Crossplane sends it."""
-    if xr.get("metadata", {}).get("namespace"):
+    if mapping(xr.get("metadata")).get("namespace"):
         return Scope.NAMESPACED
-    spec = xr.get("spec") or {}
+    spec = mapping(xr.get("spec"))
     if "crossplane" not in spec and any(
         k in spec for k in ("claimRef", "compositionRef", "resourceRefs", "compositionSelector")
     ):
@@ -189,9 +194,9 @@ def scope_of(xr: dict[str, Any]) -> Scope:
 
 def parse_composite(xr: dict[str, Any]) -> Composite:
     """Validate the observed XR's spec, raising field-named errors."""
-    metadata = xr.get("metadata") or {}
+    metadata = mapping(xr.get("metadata"))
     name = metadata.get("name")
-    if not name:
+    if not name or not isinstance(name, str):
         raise FieldError(
             "metadata.name", "the composite resource has no name", "Give the XR a name."
         )
@@ -201,12 +206,12 @@ def parse_composite(xr: dict[str, Any]) -> Composite:
         raise from_validation_error(exc, "spec") from None
     check_labels("spec.argocd.labels", spec.argocd.labels)
     check_annotations("spec.argocd.annotations", spec.argocd.annotations)
-    claim = (xr.get("spec") or {}).get("claimRef") or {}
+    claim = mapping(mapping(xr.get("spec")).get("claimRef"))
     return Composite(
         api_version=xr.get("apiVersion", ""),
         kind=xr.get("kind", ""),
         name=name,
-        namespace=metadata.get("namespace") or None,
+        namespace=str(metadata.get("namespace") or "") or None,
         scope=scope_of(xr),
         spec=spec,
         claim_namespace=claim.get("namespace"),
