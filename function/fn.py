@@ -2,17 +2,18 @@
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import grpc
 from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf import struct_pb2 as structpb
 
 from function.compose import compose
 from function.errors import InvalidSpec
 from function.state import Desired, Observed, ObservedResource, Severity
-from function.structs import to_dict, to_struct
+from function.structs import fill, to_dict
 from function.xr import Scope, scope_of
 
 # Distinct requests whose composed output is remembered: about 10 kB each, so that one
@@ -24,13 +25,14 @@ _SEVERITY = {Severity.NORMAL: fnv1.SEVERITY_NORMAL, Severity.WARNING: fnv1.SEVER
 
 @dataclass(frozen=True)
 class Composed:
-    """What compose made of one request, each resource already a serialized Struct.
+    """What compose made of one request, as protobuf bytes to merge into its response."""
 
-    desired.resources is left empty: structs holds the same, more compactly.
-    """
-
-    desired: Desired
-    structs: dict[str, bytes]
+    # A RunFunctionResponse holding only our desired resources, conditions, results and
+    # requirements: merging it adds them and replaces same-named resources.
+    patch: bytes
+    # The XR status fields we own, merged key by key into what earlier steps set.
+    status: bytes
+    ready: dict[str, bool]
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -38,8 +40,8 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
     def __init__(self) -> None:
         self.log = logging.get_logger()
-        # compose is a pure function of what content_key digests, and Crossplane sends the
-        # same request on every reconcile until something changes.
+        # compose is a pure function of the request, and Crossplane sends the same
+        # request on every reconcile until something changes.
         self._memo: OrderedDict[bytes, Composed] = OrderedDict()
 
     def _compose(self, req: fnv1.RunFunctionRequest) -> Composed:
@@ -49,9 +51,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         if composed is not None:
             self._memo.move_to_end(key)
             return composed
-        desired = compose(read_observed(req))
-        structs = {name: to_struct(manifest) for name, manifest in desired.resources.items()}
-        composed = Composed(replace(desired, resources={}), structs)
+        composed = encode(compose(read_observed(req)))
         self._memo[key] = composed
         if len(self._memo) > _MEMO_ENTRIES:
             self._memo.popitem(last=False)
@@ -80,23 +80,22 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 "please report it with the XR and input (without secrets)",
             )
             return rsp
-        write_desired(rsp, composed)
-        log.debug("composed", resources=sorted(composed.structs), ready=composed.desired.ready)
+        rsp.MergeFromString(composed.patch)
+        if composed.status:
+            rsp.desired.composite.resource.fields["status"].struct_value.MergeFromString(
+                composed.status
+            )
+        log.debug("composed", ready=composed.ready)
         return rsp
 
 
 def content_key(req: fnv1.RunFunctionRequest) -> bytes:
-    """A digest of the request without the parts compose never reads.
+    """A digest of the whole request, which compose's output is a pure function of.
 
-    Excluding (rather than listing) fields keeps the memo right when compose starts
-    reading more of the request. Serialization is deterministic because Crossplane
-    does not order map entries, so identical requests can arrive as different bytes.
+    Serialization is deterministic because Crossplane does not order map entries, so
+    identical requests could otherwise arrive as different bytes.
     """
-    keyed = fnv1.RunFunctionRequest()
-    keyed.CopyFrom(req)
-    for unread in ("meta", "desired", "context"):
-        keyed.ClearField(unread)
-    return hashlib.sha256(keyed.SerializeToString(deterministic=True)).digest()
+    return hashlib.sha256(req.SerializeToString(deterministic=True)).digest()
 
 
 def read_observed(req: fnv1.RunFunctionRequest) -> Observed:
@@ -118,20 +117,16 @@ def read_observed(req: fnv1.RunFunctionRequest) -> Observed:
     )
 
 
-def write_desired(rsp: fnv1.RunFunctionResponse, composed: Composed) -> None:
-    """Add the composed resources, their readiness and the XR status to the response."""
-    desired = composed.desired
-    for name, struct in composed.structs.items():
-        target = rsp.desired.resources[name]
-        # Replaces the resource an earlier step may have set, as Clear() + update() would.
-        target.resource.ParseFromString(struct)
+def encode(desired: Desired) -> Composed:
+    """The desired state as protobuf bytes: resources, readiness, status, events, asks."""
+    patch = fnv1.RunFunctionResponse()
+    for name, manifest in desired.resources.items():
+        target = patch.desired.resources[name]
+        fill(target.resource, manifest)
         target.ready = fnv1.READY_TRUE if desired.ready.get(name) else fnv1.READY_FALSE
-    if composite_status := desired.status.as_dict():
-        # Merge: earlier pipeline steps may own other status fields.
-        rsp.desired.composite.resource.get_or_create_struct("status").update(composite_status)
     target = fnv1.TARGET_COMPOSITE_AND_CLAIM if desired.to_claim else fnv1.TARGET_COMPOSITE
     for condition in desired.conditions:
-        rsp.conditions.add(
+        patch.conditions.add(
             type=condition.type,
             status=fnv1.STATUS_CONDITION_TRUE if condition.status else fnv1.STATUS_CONDITION_FALSE,
             reason=condition.reason,
@@ -139,7 +134,7 @@ def write_desired(rsp: fnv1.RunFunctionResponse, composed: Composed) -> None:
             target=target,
         )
     for result in desired.results:
-        rsp.results.add(
+        patch.results.add(
             severity=_SEVERITY[result.severity],
             message=result.message,
             reason=result.reason,
@@ -147,5 +142,8 @@ def write_desired(rsp: fnv1.RunFunctionResponse, composed: Composed) -> None:
         )
     for name, secret in desired.requirements.items():
         response.require_resources(
-            rsp, name, "v1", "Secret", match_name=secret.name, namespace=secret.namespace
+            patch, name, "v1", "Secret", match_name=secret.name, namespace=secret.namespace
         )
+    status = structpb.Struct()
+    fill(status, desired.status.as_dict())
+    return Composed(patch.SerializeToString(), status.SerializeToString(), dict(desired.ready))

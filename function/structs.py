@@ -62,10 +62,3 @@ def _set(target: structpb.Value, value: Any) -> None:
     else:
         msg = f"cannot put a {type(value).__name__} into a protobuf Struct"
         raise TypeError(msg)
-
-
-def to_struct(manifest: dict[str, Any]) -> bytes:
-    """A desired resource as the bytes of a Struct, ready to be parsed into any response."""
-    struct = structpb.Struct()
-    fill(struct, manifest)
-    return struct.SerializeToString()

@@ -34,10 +34,12 @@ def test_to_dict_is_message_to_dict(data: dict) -> None:
 
 
 @given(OBJECTS)
-def test_to_struct_is_struct_update(data: dict) -> None:
+def test_fill_is_struct_update(data: dict) -> None:
     expected = structpb.Struct()
     expected.update(data)
-    assert structpb.Struct.FromString(structs.to_struct(data)) == expected
+    filled = structpb.Struct()
+    structs.fill(filled, data)
+    assert filled == expected
 
 
 def _run(runner: fn.FunctionRunner, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
@@ -73,3 +75,12 @@ def test_a_hit_still_keeps_what_earlier_steps_composed() -> None:
     assert set(rsp.desired.resources) == {"extra", "resource-group", "cluster"}
     assert rsp.desired.composite.resource["status"]["other"] == "kept"
     assert rsp == _run(fn.FunctionRunner(), req)
+
+
+def test_our_resources_replace_same_named_ones_from_earlier_steps() -> None:
+    stale = {"apiVersion": "v1", "kind": "Stale", "spec": {"leftover": True}}
+    for runner in (fn.FunctionRunner(),) * 2:  # a miss, then a hit
+        rsp = _run(runner, request(xr(), desired={"cluster": stale}))
+        cluster = rsp.desired.resources["cluster"].resource
+        assert cluster["kind"] == "KubernetesCluster"
+        assert "leftover" not in cluster["spec"]
