@@ -232,9 +232,14 @@ def copy_context(source: Path, dest: Path) -> None:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment minus what would make a subprocess use the test's Python setup."""
+    """This environment minus what would make a subprocess use the test's Python setup.
+
+    That includes hatch's own variables: under `hatch test`, a nested `hatch build`
+    would otherwise try to build inside the test environment.
+    """
     drop = {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "TLS_SERVER_CERTS_DIR"}
-    return {**{k: v for k, v in os.environ.items() if k not in drop}, **extra}
+    kept = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("HATCH_")}
+    return {**kept, **extra}
 
 
 def relocate(command: str, root: Path) -> str:
