@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from function import argocd
-from function.inputs import Input
+from function.inputs import Delivery, Input
 from function.kubeconfig import ClusterConnection, KubeconfigError
 from function.managed import connection_secret_name, connection_secret_namespace
 from function.naming import dns_label
@@ -27,7 +27,7 @@ from function.state import (
     Severity,
 )
 from function.status import ArgoCDStatus, is_ready
-from function.xr import Composite
+from function.xr import Composite, mapping
 
 REGISTRATION = "argocd-cluster"
 CONDITION = "ArgoCDRegistered"
@@ -71,93 +71,83 @@ def register(
         _report(desired, "Disabled", "spec.argocd.register is false", ok=False)
         return
     how = argocd.delivery(xr, fn_input)
-
-    cluster = observed.resources.get(cloud.CLUSTER)
     try:
-        connection = _connection(xr, fn_input, cloud, observed, cluster, desired)
+        connection = _connection(xr, fn_input, cloud, observed, desired)
     except KubeconfigError as exc:
         connection = Waiting(exc.reason, str(exc), broken=True)
-    if isinstance(connection, Waiting) and connection.broken and existing is None:
-        desired.results.append(Result(Severity.WARNING, connection.message, connection.reason))
 
     if isinstance(connection, ClusterConnection):
-        secret = argocd.cluster_secret(
-            xr,
-            fn_input,
-            connection,
-            labels={
-                "cloud": cloud.CLOUD,
-                "distribution": cloud.DISTRIBUTION,
-                "region": dns_label(cloud.region(xr.spec.location)),
-            },
-            annotations=_cluster_facts(xr) | cloud.registration_annotations(xr, observed.resources),
-        )
-        desired.resources[REGISTRATION] = argocd.deliver(xr, fn_input, secret, how)
-        desired.results += [
-            Result(Severity.WARNING, w, "ArgoCDConfig") for w in connection.warnings
-        ]
-        status = ArgoCDStatus(
-            registered=existing is not None,
-            name=argocd.cluster_name(xr),
-            server=connection.server,
-            authMethod=connection.auth_method,
-        )
-        if existing is None:
-            where = f"{fn_input.argocd.namespace}/{secret['metadata']['name']}"
-            _report(
-                desired,
-                "Registering",
-                f"writing the Argo CD cluster Secret {where}",
-                ok=False,
-                status=status,
-            )
-        else:
-            _report(
-                desired,
-                "Registered",
-                f"registered in Argo CD as {status.name}",
-                ok=True,
-                status=status,
-            )
+        _write(xr, fn_input, cloud, observed, desired, connection, how)
     elif existing is not None:
-        desired.resources[REGISTRATION] = argocd.kept(existing.manifest)
-        desired.results.append(
-            Result(
-                Severity.WARNING,
-                f"kept the existing Argo CD registration unchanged: {connection.message}",
-                connection.reason,
-            )
-        )
-        secret = argocd.registered_secret(existing.manifest)
-        status = ArgoCDStatus(
-            registered=True,
-            name=argocd.secret_field(secret, "name"),
-            server=argocd.secret_field(secret, "server"),
-            authMethod=argocd.auth_method(secret),
-        )
-        _report(
-            desired,
-            connection.reason,
-            f"kept unchanged: {connection.message}",
-            ok=True,
-            status=status,
-        )
+        _keep(desired, existing, connection)
     else:
+        if connection.broken:
+            desired.results.append(Result(Severity.WARNING, connection.message, connection.reason))
         _report(desired, connection.reason, connection.message, ok=False)
-
     if REGISTRATION in desired.resources:
         desired.ready[REGISTRATION] = _registration_ready(existing)
 
 
-def _connection(
+def _write(
     xr: Composite,
     fn_input: Input,
     cloud: RegistrationCloud,
     observed: Observed,
-    cluster: ObservedResource | None,
     desired: Desired,
+    connection: ClusterConnection,
+    how: Delivery,
+) -> None:
+    """A fresh registration from current credentials: first time, or an update."""
+    secret = argocd.cluster_secret(
+        xr,
+        fn_input,
+        connection,
+        labels={
+            "cloud": cloud.CLOUD,
+            "distribution": cloud.DISTRIBUTION,
+            "region": dns_label(cloud.region(xr.spec.location)),
+        },
+        annotations=_cluster_facts(xr) | cloud.registration_annotations(xr, observed.resources),
+    )
+    desired.resources[REGISTRATION] = argocd.deliver(xr, fn_input, secret, how)
+    desired.results += [Result(Severity.WARNING, w, "ArgoCDConfig") for w in connection.warnings]
+    registered = REGISTRATION in observed.resources
+    status = ArgoCDStatus(
+        registered=registered,
+        name=argocd.cluster_name(xr),
+        server=connection.server,
+        authMethod=connection.auth_method,
+    )
+    if registered:
+        _report(
+            desired, "Registered", f"registered in Argo CD as {status.name}", ok=True, status=status
+        )
+    else:
+        where = f"{fn_input.argocd.namespace}/{secret['metadata']['name']}"
+        message = f"writing the Argo CD cluster Secret {where}"
+        _report(desired, "Registering", message, ok=False, status=status)
+
+
+def _keep(desired: Desired, existing: ObservedResource, why: Waiting) -> None:
+    """Through a gap, the registration stays exactly as observed, and people are told."""
+    desired.resources[REGISTRATION] = argocd.kept(existing.manifest)
+    message = f"kept the existing Argo CD registration unchanged: {why.message}"
+    desired.results.append(Result(Severity.WARNING, message, why.reason))
+    secret = argocd.registered_secret(existing.manifest)
+    status = ArgoCDStatus(
+        registered=True,
+        name=argocd.secret_field(secret, "name"),
+        server=argocd.secret_field(secret, "server"),
+        authMethod=argocd.auth_method(secret),
+    )
+    _report(desired, why.reason, f"kept unchanged: {why.message}", ok=True, status=status)
+
+
+def _connection(
+    xr: Composite, fn_input: Input, cloud: RegistrationCloud, observed: Observed, desired: Desired
 ) -> ClusterConnection | Waiting:
     """The Argo CD connection for the cluster, or why it cannot be had yet."""
+    cluster = observed.resources.get(cloud.CLUSTER)
     if cluster is None:
         return Waiting("WaitingForCluster", "the cluster has not been created yet")
     registered = REGISTRATION in observed.resources
@@ -196,7 +186,7 @@ def _connection_details(
         namespace=connection_secret_namespace(xr, fn_input),
     )
     found = observed.required.get(CONNECTION_SECRET) or []
-    data = found[0].get("data") if found else None
+    data = mapping(found[0].get("data")) if found else None
     if not data:
         return None
     try:
