@@ -31,7 +31,6 @@ import asyncio
 import math
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from benchmarks import requests
+from tests.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 METHOD = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
@@ -127,13 +127,6 @@ class Server:
             self.process.wait()
 
 
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def spawn(name: str, module: str, logs: Path, first: bytes, *, pin: bool) -> Server:
     """Start a server and time it from spawn to its first served response."""
     address = f"127.0.0.1:{free_port()}"
@@ -146,7 +139,10 @@ def spawn(name: str, module: str, logs: Path, first: bytes, *, pin: bool) -> Ser
     try:
         if pin:
             os.sched_setaffinity(process.pid, {0})
-        _wait_listening(server)
+        try:
+            wait_for_port(address, process, TIMEOUT, interval=0.005)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{log.read_text(errors='replace')}") from None
         with grpc.insecure_channel(address) as channel:
             channel.unary_unary(METHOD)(first, timeout=TIMEOUT)
     except BaseException:
@@ -155,23 +151,6 @@ def spawn(name: str, module: str, logs: Path, first: bytes, *, pin: bool) -> Ser
     server.cold_starts.append((time.perf_counter_ns() - start) / 1e9)
     server.calls += 1
     return server
-
-
-def _wait_listening(server: Server) -> None:
-    host, port = server.address.rsplit(":", 1)
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            output = server.log.read_text(errors="replace")
-            msg = f"{server.name} exited with {server.process.returncode}:\n{output}"
-            raise RuntimeError(msg)
-        try:
-            with socket.create_connection((host, int(port)), timeout=0.1):
-                return
-        except OSError:
-            time.sleep(0.005)
-    msg = f"{server.name} did not listen on {server.address} within {TIMEOUT}s"
-    raise TimeoutError(msg)
 
 
 def cold_starts(logs: Path, first: bytes, settings: Settings) -> list[Server]:

@@ -6,15 +6,15 @@ skip into a failure, so CI can never pass by skipping.
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.net import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -65,30 +65,6 @@ def shared_crds() -> Path:
     """The upstream CRDs the rendered resources are validated against."""
     require(SHARED_CRDS.is_dir(), f"upstream CRDs not found at {SHARED_CRDS}; set SHARED_CRDS")
     return SHARED_CRDS
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(address: str, process: subprocess.Popen, timeout: float = 20) -> None:
-    """Block until the server accepts connections, failing fast if it died."""
-    host, port = address.rsplit(":", 1)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            msg = f"function exited with {process.returncode} before serving"
-            raise RuntimeError(msg)
-        try:
-            with socket.create_connection((host, int(port)), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    msg = f"function did not listen on {address} within {timeout}s"
-    raise TimeoutError(msg)
 
 
 @dataclass
