@@ -114,3 +114,20 @@ def test_namespaced_xr_composes_into_its_namespace_without_warnings(
 def test_every_example_has_expected_output_for_every_variant() -> None:
     expected = {f"{f}.{v}.yaml" for f in EXAMPLE_FOLDERS for v in VARIANTS}
     assert expected <= {p.name for p in GOLDEN.glob("*.yaml")}
+
+
+def _numbers(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
+@pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
+def test_counts_stay_integers(rendered: Rendered, folder: str) -> None:
+    """protobuf Structs carry every number as a double; the rendered YAML must not."""
+    resources = composed(documents(rendered(folder, "registered")))
+    numbers = [n for r in resources.values() for n in _numbers(r.get("spec", {}))]
+    assert numbers, "the examples set node counts"
+    assert all(isinstance(n, int) for n in numbers), numbers
