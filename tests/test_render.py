@@ -126,8 +126,18 @@ def _numbers(value: object) -> list[object]:
 
 @pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
 def test_counts_stay_integers(rendered: Rendered, folder: str) -> None:
-    """protobuf Structs carry every number as a double; the rendered YAML must not."""
+    """protobuf Structs carry every number as a double: 3 must not become 3.0 anywhere."""
     resources = composed(documents(rendered(folder, "registered")))
     numbers = [n for r in resources.values() for n in _numbers(r.get("spec", {}))]
     assert numbers, "the examples set node counts"
     assert all(isinstance(n, int) for n in numbers), numbers
+    # Numbers that become strings (annotations for ApplicationSet templates) too.
+    registration = resources["argocd-cluster"]
+    secret = (
+        registration["spec"]["forProvider"]["manifest"]
+        if registration["kind"] == "Object"
+        else registration
+    )
+    counts = {k: v for k, v in secret["metadata"]["annotations"].items() if k.endswith("count")}
+    assert counts, "the Secret carries node counts"
+    assert all(v.isdigit() for v in counts.values()), counts
