@@ -15,9 +15,17 @@ bin=.tools/bin
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-"$hatch" run function --insecure --address "127.0.0.1:$port" >"$log" 2>&1 &
+# A session of its own, so that stopping it stops hatch's child processes too.
+setsid "$hatch" run function --insecure --address "127.0.0.1:$port" >"$log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"; }
+cleanup() {
+  kill -- "-$pid" 2>/dev/null || true
+  # The server drains for up to 5 s on SIGTERM; wait for the whole group to go.
+  for _ in $(seq 1 100); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$log"
+}
 trap cleanup EXIT
 
 for _ in $(seq 1 600); do
