@@ -44,7 +44,7 @@ import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from benchmarks import requests
-from tests.net import free_port, wait_for_port
+from tests.net import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 METHOD = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
@@ -119,12 +119,7 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM, as Kubernetes sends it; SIGKILL if it does not go."""
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
 
 
 def spawn(name: str, module: str, logs: Path, first: bytes, *, pin: bool) -> Server:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.net import free_port, wait_for_port
+from tests.net import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -99,12 +99,7 @@ def start_function(
 
 def stop_function(server: FunctionServer) -> None:
     """Stop the process; SIGTERM is what Kubernetes sends."""
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    stop(server.process)
 
 
 @pytest.fixture(scope="session")

@@ -29,3 +29,13 @@ def wait_for_port(
             time.sleep(interval)
     msg = f"{process.args} did not listen on {address} within {timeout}s"
     raise TimeoutError(msg)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, as Kubernetes sends it; SIGKILL if the server does not go in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -81,6 +81,12 @@ def data(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
+def argocd_status(desired: Desired) -> tuple[object, ...]:
+    status = desired.status.argocd
+    assert status is not None
+    return (status.registered, status.name, status.server, status.authMethod)
+
+
 def warnings(desired: Desired) -> list[str]:
     return [r.message for r in desired.results if r.severity is Severity.WARNING]
 
@@ -144,14 +150,7 @@ def test_first_registration_is_written_but_not_yet_registered() -> None:
     assert REGISTRATION in desired.resources
     assert desired.ready[REGISTRATION] is False
     assert condition(desired) == (False, "Registering")
-    status = desired.status.argocd
-    assert status is not None
-    assert (status.registered, status.name, status.server, status.authMethod) == (
-        False,
-        "team-a-team-a-dev",
-        SERVER,
-        "ClientCertificate",
-    )
+    assert argocd_status(desired) == (False, "team-a-team-a-dev", SERVER, "ClientCertificate")
 
 
 def test_observed_registration_is_registered_and_ready() -> None:
@@ -210,14 +209,7 @@ def test_observed_registration_is_kept_through_gaps(
     assert condition(desired) == (True, reason)
     (warning,) = [w for w in warnings(desired) if "kept the existing Argo CD registration" in w]
     assert warning
-    status = desired.status.argocd
-    assert status is not None
-    assert (status.registered, status.name, status.server, status.authMethod) == (
-        True,
-        "team-a-team-a-dev",
-        SERVER,
-        "ClientCertificate",
-    )
+    assert argocd_status(desired) == (True, "team-a-team-a-dev", SERVER, "ClientCertificate")
 
 
 def test_registered_cluster_that_turns_unready_is_refreshed_when_credentials_exist() -> None:
