@@ -40,7 +40,7 @@ class Example:
 EXAMPLES = (
     Example("aks-namespaced", "AKS", "AKSCluster", Scope.NAMESPACED),
     Example("gke-namespaced", "GKE", "GKECluster", Scope.NAMESPACED),
-    Example("aks-legacy-claim", "AKS", "XAKSCluster", Scope.LEGACY_CLUSTER, "AKSCluster"),
+    Example("aks-legacy-claim", "AKS", "XAKSCluster", Scope.LEGACY_CLUSTER, "AKSClusterClaim"),
     Example("gke-cluster", "GKE", "XGKECluster", Scope.CLUSTER),
 )
 

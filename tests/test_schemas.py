@@ -119,6 +119,6 @@ def test_xrd_scopes_match_examples() -> None:
         "aks-namespaced": ("apiextensions.crossplane.io/v2", "Namespaced", None),
         "gke-namespaced": ("apiextensions.crossplane.io/v2", "Namespaced", None),
         # v1 XRDs default to LegacyCluster, the only scope with claims.
-        "aks-legacy-claim": ("apiextensions.crossplane.io/v1", None, "AKSCluster"),
+        "aks-legacy-claim": ("apiextensions.crossplane.io/v1", None, "AKSClusterClaim"),
         "gke-cluster": ("apiextensions.crossplane.io/v2", "Cluster", None),
     }
