@@ -36,11 +36,11 @@ SECRET_TYPE = "argocd.argoproj.io/secret-type"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 
 # Exactly which clusters each ApplicationSet reaches, from the examples' spec.argocd.labels:
-# aks-namespaced {dev, ingress, monitoring}, gke-namespaced {staging, monitoring},
-# aks-legacy-claim {prod, ingress, monitoring}, gke-cluster {tools, ingress}.
+# aks-namespaced {dev, gateway, monitoring}, gke-namespaced {staging, monitoring},
+# aks-legacy-claim {prod, gateway, monitoring}, gke-cluster {tools, gateway}.
 EXPECTED_REACH = {
+    "envoy-gateway": {"team-a-team-a-dev", "payments-prod", "shared-tools"},
     "guestbook": {"team-a-team-a-dev", "team-b-team-b-staging", "payments-prod", "shared-tools"},
-    "ingress-nginx": {"team-a-team-a-dev", "payments-prod", "shared-tools"},
     "node-exporter": {"team-a-team-a-dev", "team-b-team-b-staging", "payments-prod"},
 }
 # The location annotation each registered cluster carries (from the golden renders).
@@ -246,7 +246,7 @@ def handwritten_secret(name: str, server: str, labels: dict[str, str]) -> dict[s
 IN_CLUSTER = handwritten_secret("in-cluster", IN_CLUSTER_SERVER, {})
 # Registered by someone else (argocd cluster add, another tool), opted in to everything.
 FOREIGN = handwritten_secret(
-    "edge-legacy", "https://203.0.113.50:6443", {"ingress": "enabled", "monitoring": "enabled"}
+    "edge-legacy", "https://203.0.113.50:6443", {"gateway": "enabled", "monitoring": "enabled"}
 )
 
 
@@ -297,6 +297,38 @@ def test_examples_define_the_baseline_applicationsets() -> None:
         assert spec["goTemplate"] is True
         assert spec["goTemplateOptions"] == ["missingkey=error"]
         assert spec["template"]["spec"]["destination"]["server"] == "{{.server}}"
+        # One `source` each, so a test or a fork can point it at another repository.
+        assert "sources" not in spec["template"]["spec"]
+        assert set(spec["template"]["spec"]["source"]) >= {"repoURL", "targetRevision"}
+
+
+# Components the baseline must not install: retired upstream, no security fixes.
+RETIRED = {
+    # Kubernetes retired ingress-nginx in March 2026 (no releases, no security fixes).
+    "ingress-nginx": ("kubernetes.github.io/ingress-nginx", "ingress-nginx"),
+}
+
+
+def test_no_applicationset_installs_retired_software() -> None:
+    for name, appset in applicationsets().items():
+        source = appset["spec"]["template"]["spec"]["source"]
+        where = f"{source['repoURL']} {source.get('chart', '')} {source.get('path', '')}"
+        for component, needles in RETIRED.items():
+            assert not any(n in where for n in needles), f"{name} installs {component}: {where}"
+
+
+def test_gateway_is_envoy_gateway_from_its_oci_chart() -> None:
+    """Envoy Gateway's chart (oci://docker.io/envoyproxy/gateway-helm), opt-in by label."""
+    appset = applicationsets()["envoy-gateway"]
+    selector = generator_of(appset)["selector"]
+    assert selector["matchLabels"]["gateway"] == "enabled"
+    spec = appset["spec"]["template"]["spec"]
+    # Argo CD names an OCI Helm repository without the oci:// scheme.
+    assert spec["source"]["repoURL"] == "docker.io/envoyproxy"
+    assert spec["source"]["chart"] == "gateway-helm"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", spec["source"]["targetRevision"])
+    # The Gateway API CRDs in the chart exceed client-side apply's annotation limit.
+    assert "ServerSideApply=true" in spec["syncPolicy"]["syncOptions"]
 
 
 @pytest.mark.parametrize("path", sorted(APPSETS.glob("*.yaml")), ids=lambda p: p.name)
@@ -328,7 +360,7 @@ def test_no_applicationset_reaches_in_cluster_or_foreign_clusters(
     everything = set(LOCATIONS) | {"in-cluster", "edge-legacy"}
     # The model does include both when a selector lets them through ...
     assert reach({"spec": {"generators": [{"clusters": {}}]}}, secrets) == everything
-    opt_in_only = {"clusters": {"selector": {"matchLabels": {"ingress": "enabled"}}}}
+    opt_in_only = {"clusters": {"selector": {"matchLabels": {"gateway": "enabled"}}}}
     assert "edge-legacy" in reach({"spec": {"generators": [opt_in_only]}}, secrets)
     # ... and the examples' selectors keep both out.
     for appset in applicationsets().values():
