@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import upstream_schemas
 from tests.net import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,10 +62,23 @@ def crossplane() -> CrossplaneCLI:
 
 
 @pytest.fixture(scope="session")
-def shared_crds() -> Path:
-    """The upstream CRDs the rendered resources are validated against."""
-    require(SHARED_CRDS.is_dir(), f"upstream CRDs not found at {SHARED_CRDS}; set SHARED_CRDS")
-    return SHARED_CRDS
+def shared_crds(validate_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The upstream CRDs, one folder per upstream as in ../shared/crds.
+
+    That folder when it is there, else the pinned packages' CRDs from the validate cache.
+    """
+    if _local_crds():
+        return SHARED_CRDS
+    return upstream_schemas.as_shared_layout(validate_cache, tmp_path_factory.mktemp("crds"))
+
+
+def _local_crds() -> bool:
+    """Whether to seed from SHARED_CRDS; `SHARED_CRDS=` (empty) forces the downloads."""
+    if os.environ.get("SHARED_CRDS") == "":
+        return False
+    if "SHARED_CRDS" in os.environ and not SHARED_CRDS.is_dir():
+        pytest.fail(f"SHARED_CRDS={SHARED_CRDS} is not a folder")
+    return SHARED_CRDS.is_dir()
 
 
 @dataclass
@@ -112,13 +126,36 @@ def function_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Functi
 
 
 @pytest.fixture(scope="session")
-def validate_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A validate cache that already holds the default Crossplane image's folder.
+def validate_cache(crossplane: CrossplaneCLI, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`crossplane resource validate`'s cache, holding every pinned upstream schema.
 
-    With that folder present, `crossplane resource validate` never downloads.
+    tests/upstream_schemas.yaml pins the packages. Seeded from SHARED_CRDS (default
+    ../shared/crds) when that folder exists, so nothing is downloaded; otherwise (or with
+    `SHARED_CRDS=`) validate downloads the packages and the tests download Argo CD's
+    CRDs. VALIDATE_CACHE keeps the cache in a folder of your choice between runs.
     """
-    cache = tmp_path_factory.mktemp("validate-cache")
-    (cache / "xpkg.crossplane.io" / "crossplane" / "crossplane@stable").mkdir(parents=True)
+    kept = os.environ.get("VALIDATE_CACHE")
+    cache = Path(kept) if kept else tmp_path_factory.mktemp("validate-cache")
+    cache.mkdir(parents=True, exist_ok=True)
+    upstreams = upstream_schemas.pinned()
+    if _local_crds():
+        disagree = upstream_schemas.check_shared(SHARED_CRDS, upstreams)
+        assert disagree == [], f"{SHARED_CRDS} and tests/upstream_schemas.yaml: {disagree}"
+        upstream_schemas.seed(cache, SHARED_CRDS, upstreams)
+    else:
+        try:
+            upstream_schemas.download_files(cache, upstreams)
+        except OSError as e:
+            require(False, f"cannot download upstream CRDs ({e}); set SHARED_CRDS")
+    upstream_schemas.write_providers_file(cache)
+    proc = upstream_schemas.resolve(crossplane.cli, cache)
+    require(
+        proc.returncode == 0,
+        f"crossplane resource validate cannot fetch the pinned packages: {proc.stdout}"
+        f"{proc.stderr}; set SHARED_CRDS to a local copy of the CRDs",
+    )
+    problems = upstream_schemas.missing(cache)
+    assert problems == [], problems
     return cache
 
 

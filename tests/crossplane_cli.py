@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from tests import upstream_schemas
 from tests.conftest import EXAMPLES, CrossplaneCLI
 
 # Core Kubernetes kinds have no CRD; validate reports them as missing schemas.
@@ -104,15 +105,21 @@ def results(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def validate(
     crossplane: CrossplaneCLI, cache: Path, schemas: Sequence[Path], resources: Path
 ) -> list[dict[str, Any]]:
-    """Validate resources offline; every per-object verdict."""
+    """Validate resources against the pinned upstream schemas and these; every verdict.
+
+    cache is the validate_cache fixture: it holds every package the pinned list names
+    (tests/upstream_schemas.yaml), so validate resolves them without going online.
+    """
+    extensions = [*upstream_schemas.extensions(cache), *schemas]
     proc = subprocess.run(
         [
             str(crossplane.cli),
             "resource",
             "validate",
             f"--cache-dir={cache}",
+            f"--crossplane-image={upstream_schemas.crossplane_image()}",
             "--output=json",
-            ",".join(str(s) for s in schemas),
+            ",".join(str(s) for s in extensions),
             str(resources),
         ],
         capture_output=True,

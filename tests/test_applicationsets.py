@@ -333,9 +333,9 @@ def test_gateway_is_envoy_gateway_from_its_oci_chart() -> None:
 
 @pytest.mark.parametrize("path", sorted(APPSETS.glob("*.yaml")), ids=lambda p: p.name)
 def test_applicationset_is_valid(
-    crossplane: CrossplaneCLI, shared_crds: Path, validate_cache: Path, path: Path
+    crossplane: CrossplaneCLI, validate_cache: Path, path: Path
 ) -> None:
-    verdicts = validate(crossplane, validate_cache, [shared_crds / "argo-cd"], path)
+    verdicts = validate(crossplane, validate_cache, [], path)
     assert failures(verdicts) == []
     names = [d["metadata"]["name"] for d in documents(path.read_text())]
     assert [(v["kind"], v["name"], v["status"]) for v in verdicts] == [
@@ -445,7 +445,6 @@ def test_nameNormalized_is_argo_cds_sanitize_name() -> None:  # noqa: N802
 
 def test_templates_render_for_every_reached_cluster(
     crossplane: CrossplaneCLI,
-    shared_crds: Path,
     validate_cache: Path,
     registered_secrets: list[dict[str, Any]],
     tmp_path: Path,
@@ -474,6 +473,6 @@ def test_templates_render_for_every_reached_cluster(
         app["metadata"]["namespace"] = ARGOCD_NAMESPACE
     path = tmp_path / "applications.yaml"
     path.write_text(yaml.safe_dump_all(apps, sort_keys=False))
-    verdicts = validate(crossplane, validate_cache, [shared_crds / "argo-cd"], path)
+    verdicts = validate(crossplane, validate_cache, [], path)
     assert failures(verdicts) == []
     assert [v["status"] for v in verdicts] == ["valid"] * len(apps)

@@ -1,7 +1,8 @@
 """Every rendered composed resource, and every example file, against the real schemas.
 
-Upstream CRDs come from ../shared/crds (never copied here); the example XRDs
-validate the XRs and claims.
+The upstream schemas are the packages pinned in tests/upstream_schemas.yaml, which
+`crossplane resource validate` resolves through its cache (see tests/upstream_schemas.py);
+the example XRDs validate the XRs and claims.
 """
 
 from collections.abc import Callable
@@ -32,7 +33,6 @@ def _write(path: Path, docs: list[dict]) -> Path:
 def test_rendered_resources_are_valid(
     crossplane: CrossplaneCLI,
     rendered: Callable[[str, str], str],
-    shared_crds: Path,
     validate_cache: Path,
     tmp_path: Path,
     folder: str,
@@ -45,7 +45,7 @@ def test_rendered_resources_are_valid(
     verdicts = validate(
         crossplane,
         validate_cache,
-        [shared_crds, example.path / "definition.yaml"],
+        [example.path / "definition.yaml"],
         _write(tmp_path / "composed.yaml", resources),
     )
     assert failures(verdicts) == []
@@ -58,21 +58,21 @@ def test_rendered_resources_are_valid(
 
 @pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
 def test_example_xrs_and_claims_are_valid(
-    crossplane: CrossplaneCLI, shared_crds: Path, validate_cache: Path, folder: str
+    crossplane: CrossplaneCLI, validate_cache: Path, folder: str
 ) -> None:
     example = Example(folder)
     user_files = example.files("xr.yaml", "claim.yaml")
     assert example.xr in user_files
     for user_file in user_files:
         verdicts = validate(
-            crossplane, validate_cache, [shared_crds, example.path / "definition.yaml"], user_file
+            crossplane, validate_cache, [example.path / "definition.yaml"], user_file
         )
         assert failures(verdicts) == []
         assert [v["status"] for v in verdicts] == ["valid"]
 
 
 def test_example_crossplane_objects_are_valid(
-    crossplane: CrossplaneCLI, shared_crds: Path, validate_cache: Path, tmp_path: Path
+    crossplane: CrossplaneCLI, validate_cache: Path, tmp_path: Path
 ) -> None:
     """XRDs, Compositions and the Function against Crossplane's own CRDs."""
     docs = []
@@ -83,7 +83,7 @@ def test_example_crossplane_objects_are_valid(
     verdicts = validate(
         crossplane,
         validate_cache,
-        [shared_crds / "crossplane", ROOT / "package" / "input"],
+        [ROOT / "package" / "input"],
         _write(tmp_path / "x.yaml", docs),
     )
     assert failures(verdicts) == []
