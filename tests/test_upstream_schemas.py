@@ -113,6 +113,27 @@ def test_providers_are_named_to_validate_as_provider_objects() -> None:
     assert {(o["apiVersion"], o["kind"]) for o in objects} == {("pkg.crossplane.io/v1", "Provider")}
 
 
+# --- README ---------------------------------------------------------------------------
+
+
+def test_readme_install_table_is_generated_from_the_list() -> None:
+    readme = upstream_schemas.README.read_text()
+    assert readme.count(upstream_schemas.TABLE_START) == 1
+    assert upstream_schemas.install_table() in readme, (
+        "README.md's Install table drifted from tests/upstream_schemas.yaml; "
+        "run `hatch run python -m tests.upstream_schemas`"
+    )
+    for u in upstream_schemas.pinned():
+        assert f"| {u.name} |" in readme
+
+
+def test_readme_table_rewrite_replaces_only_the_table() -> None:
+    table = upstream_schemas.install_table()
+    stale = table.replace("v2.2.4", "v0.0.1")
+    text = f"before\n{stale}\nafter\n"
+    assert upstream_schemas.readme_with_table(text) == f"before\n{table}\nafter\n"
+
+
 # --- a local copy -----------------------------------------------------------------------
 
 
