@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import functools
 import ipaddress
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,96 @@ def _leaf(
     return builder.sign(ca_key, hashes.SHA256())
 
 
+def _validity() -> tuple[dt.datetime, dt.datetime]:
+    now = dt.datetime.now(dt.UTC)
+    return now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A CA that issues leaf certificates: a test PKI's own, or one a component made."""
+
+    cert: x509.Certificate
+    key: CertificateIssuerPrivateKeyTypes
+    key_type: str = "ec"
+
+    @classmethod
+    def new(cls, common_name: str, key_type: str = "ec") -> Authority:
+        """A fresh self-signed CA named `<common_name>-ca`."""
+        not_before, not_after = _validity()
+        key = _new_key(key_type)
+        name = _name(f"{common_name}-ca")
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_encipherment=False,
+                    content_commitment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return cls(cert=cert, key=key, key_type=key_type)
+
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes) -> Authority:
+        """A CA someone else made, such as the root CA `crossplane core init` writes."""
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        with warnings.catch_warnings():  # Crossplane's CA names its country "Earth"
+            warnings.simplefilter("ignore", UserWarning)
+            cert = x509.load_pem_x509_certificate(cert_pem)
+            cert.subject  # noqa: B018 - parsed here, where the warning is silenced
+        return cls(cert=cert, key=key)  # type: ignore[arg-type]
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue(
+        self,
+        common_name: str,
+        *,
+        organizations: tuple[str, ...] = (),
+        server_names: tuple[str, ...] = (),
+    ) -> tuple[bytes, bytes]:
+        """A leaf (PEM cert, PEM key): a server certificate when it has names, else a client's."""
+        not_before, not_after = _validity()
+        key = _new_key(self.key_type)
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+        attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        cert = _leaf(
+            subject=x509.Name(attrs),
+            key=key,
+            ca_cert=self.cert,
+            ca_key=self.key,
+            eku=ExtendedKeyUsageOID.SERVER_AUTH
+            if server_names
+            else ExtendedKeyUsageOID.CLIENT_AUTH,
+            sans=[_san(n) for n in server_names],
+            not_before=not_before,
+            not_after=not_after,
+        )
+        return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
 @functools.lru_cache(maxsize=32)
 def make_pki(
     common_name: str = "test",
@@ -151,73 +242,16 @@ def make_pki(
     Distinct `common_name`s give distinct, mutually untrusted CAs, which is how tests get
     a "wrong CA" or a "key from another PKI".
     """
-    now = dt.datetime.now(dt.UTC)
-    not_before = now - dt.timedelta(hours=1)
-    not_after = now + dt.timedelta(days=1)
-
-    ca_key = _new_key(key_type)
-    ca_name = _name(f"{common_name}-ca")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_encipherment=False,
-                content_commitment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    server_key = _new_key(key_type)
-    server_cert = _leaf(
-        subject=_name(server_names[0] if server_names else f"{common_name}-apiserver"),
-        key=server_key,
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        eku=ExtendedKeyUsageOID.SERVER_AUTH,
-        sans=[_san(n) for n in server_names],
-        not_before=not_before,
-        not_after=not_after,
-    )
-
-    client_key = _new_key(key_type)
-    client_cert = _leaf(
-        subject=_name(CLIENT_COMMON_NAME, CLIENT_ORGANIZATION),
-        key=client_key,
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        eku=ExtendedKeyUsageOID.CLIENT_AUTH,
-        sans=[],
-        not_before=not_before,
-        not_after=not_after,
-    )
-
-    pem = serialization.Encoding.PEM
+    ca = Authority.new(common_name, key_type)
+    server_cert, server_key = ca.issue(server_names[0], server_names=server_names)
+    client_cert, client_key = ca.issue(CLIENT_COMMON_NAME, organizations=(CLIENT_ORGANIZATION,))
     return Pki(
-        ca_cert=ca_cert.public_bytes(pem),
-        ca_key=_key_pem(ca_key),
-        server_cert=server_cert.public_bytes(pem),
-        server_key=_key_pem(server_key),
-        client_cert=client_cert.public_bytes(pem),
-        client_key=_key_pem(client_key),
+        ca_cert=ca.cert_pem,
+        ca_key=_key_pem(ca.key),
+        server_cert=server_cert,
+        server_key=server_key,
+        client_cert=client_cert,
+        client_key=client_key,
     )
 
 
