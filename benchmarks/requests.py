@@ -1,10 +1,12 @@
-"""Realistic RunFunctionRequests: the steady-state reconcile of the examples.
+"""Live-shaped RunFunctionRequests: the steady-state reconcile of the examples.
 
 Crossplane calls the function again and again for a cluster that already exists and is
 already registered, so that is the call worth measuring: every composed resource
 observed and Ready, the AKS kubeconfig (fresh RSA 2048 PKI, a few kB) in the cluster's
 connection details, the Argo CD registration observed as the previous reconcile
-composed it, and the XR carrying the status the function wrote last time.
+composed it, and the XR carrying the status the function wrote last time. Every object
+is shaped as a live API server returns it (live.py): managedFields, uid, resourceVersion,
+owner references, finalizers and a provider-sized status.atProvider.
 """
 
 import asyncio
@@ -18,6 +20,7 @@ import yaml
 from crossplane.function import logging, resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from benchmarks import live
 from tests.pki import kubeconfig, make_pki
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -51,15 +54,23 @@ def _step_input(folder: str) -> dict[str, Any]:
     return composition["spec"]["pipeline"][0]["input"]
 
 
+# The provider that reports each kind's status, and the attributes it reports.
+_PROVIDERS = {
+    "ResourceGroup": ("provider-azure", live.resource_group_at_provider),
+    "KubernetesCluster": ("provider-azure-containerservice", live.aks_at_provider),
+    "Cluster": ("provider-gcp-container", live.gke_at_provider),
+    "NodePool": ("provider-gcp-container", live.gke_node_pool_at_provider),
+}
+
+
 def _observed(folder: str) -> dict[str, dict[str, Any]]:
-    """Observed composed resources by composition resource name, as Crossplane labels them."""
+    """Observed composed resources by composition resource name, as the API server has them."""
     (xr,) = _documents(EXAMPLES / folder / "xr.yaml")
     observed = {}
     for doc in _documents(EXAMPLES / folder / "observed.yaml"):
-        metadata = doc["metadata"]
-        metadata.setdefault("labels", {})["crossplane.io/composite"] = xr["metadata"]["name"]
-        metadata |= {"uid": f"{metadata['name']}-uid", "resourceVersion": "4711"}
-        observed[metadata["annotations"][RESOURCE_NAME]] = doc
+        provider, attributes = _PROVIDERS[doc["kind"]]
+        name = doc["metadata"]["annotations"][RESOURCE_NAME]
+        observed[name] = live.as_live(doc, owner=xr, provider=provider, at_provider=attributes(doc))
     return observed
 
 
@@ -111,19 +122,7 @@ def _as_observed(desired: dict[str, Any], xr: dict[str, Any]) -> dict[str, Any]:
     metadata.setdefault("name", f"{xr['metadata']['name']}-{REGISTRATION}-x7k2q")
     if "namespace" in xr["metadata"]:
         metadata.setdefault("namespace", xr["metadata"]["namespace"])
-    metadata |= {"uid": f"{metadata['name']}-uid", "resourceVersion": "4713"}
     metadata.setdefault("annotations", {})[RESOURCE_NAME] = REGISTRATION
-    metadata.setdefault("labels", {})["crossplane.io/composite"] = xr["metadata"]["name"]
-    metadata["ownerReferences"] = [
-        {
-            "apiVersion": xr["apiVersion"],
-            "kind": xr["kind"],
-            "name": xr["metadata"]["name"],
-            "uid": xr["metadata"]["uid"],
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
     conditions = [
         {"type": kind, "status": "True", "reason": reason, "lastTransitionTime": _TIME}
         for kind, reason in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
@@ -132,9 +131,18 @@ def _as_observed(desired: dict[str, Any], xr: dict[str, Any]) -> dict[str, Any]:
     if observed.get("kind") == "Object":
         # provider-kubernetes mirrors the applied object, Secret data included.
         applied = copy.deepcopy(observed["spec"]["forProvider"]["manifest"])
-        applied["metadata"] |= {"uid": "secret-uid", "resourceVersion": "4714"}
+        applied["metadata"] |= {"uid": live.uid("secret"), "resourceVersion": "4714"}
         status["atProvider"] = {"manifest": applied}
-    observed["status"] = status
+        observed["status"] = status
+        return live.as_live(observed, owner=xr, provider="provider-kubernetes", version=4713)
+    observed = live.as_live(observed, owner=xr, provider="apiextensions.crossplane.io/composed")
+    # A Secret has no provider, finalizer or conditions: Crossplane's apply is all there is.
+    metadata = observed["metadata"]
+    del metadata["finalizers"]
+    metadata["managedFields"] = metadata["managedFields"][:1]
+    for key in ("external-name", "external-create-pending", "external-create-succeeded"):
+        del metadata["annotations"][f"crossplane.io/{key}"]
+    observed.pop("status", None)
     return observed
 
 
@@ -161,7 +169,7 @@ def _steady_state(
         {"type": CONDITION, "status": "True", "reason": "Registered"},
     ]
     composite["status"] = status
-    req = _request(composite, fn_input, observed, connection_details)
+    req = _request(live.composite_live(composite), fn_input, observed, connection_details)
     return Workload(name, req, frozenset(first.desired.resources))
 
 
@@ -200,22 +208,70 @@ def workloads() -> list[Workload]:
     ]
 
 
-def distinct(workloads: list[Workload], count: int) -> list[bytes]:
-    """Payloads that all differ, as after real changes: every object has a new resourceVersion.
+# Fixed-width tokens in a template's bytes, replaced per call: a payload new on every
+# call costs the load generator one bytes.replace, not a protobuf round trip.
+_SEQUENCE = b"7777777777"
+_TIME_TOKEN = b"1999-12-31T23:59:59Z"
 
-    Content-keyed caches in the function cannot hit on these, so they show the cost of a
-    request the function has not seen before.
+
+@dataclass(frozen=True)
+class Fresh:
+    """Payloads new on every call, made from one template per workload."""
+
+    names: tuple[str, ...]
+    templates: tuple[bytes, ...]
+
+    def __call__(self, index: int) -> tuple[str, bytes]:
+        """The workload's name and a payload no call has sent before (index < 10**9)."""
+        at = index % len(self.templates)
+        seconds = index % 57600
+        time = b"2026-11-26T%02d:%02d:%02dZ" % (
+            8 + seconds // 3600,
+            seconds // 60 % 60,
+            seconds % 60,
+        )
+        payload = self.templates[at].replace(_SEQUENCE, b"%010d" % (1_000_000_000 + index))
+        return self.names[at], payload.replace(_TIME_TOKEN, time)
+
+
+def distinct(workloads: list[Workload]) -> Fresh:
+    """Requests new on every call, after a write compose does not read.
+
+    Every object gets a new resourceVersion and its field managers a new time, as a
+    provider's status update or a reconcile of the XR leaves them. Nothing compose reads
+    changes: this is the request a live control plane sends most often.
     """
-    payloads = []
-    for index in range(count):
-        req = fnv1.RunFunctionRequest()
-        req.CopyFrom(workloads[index % len(workloads)].request)
-        version = str(100_000 + index)
-        req.observed.composite.resource["metadata"]["resourceVersion"] = version
-        for observed in req.observed.resources.values():
-            observed.resource["metadata"]["resourceVersion"] = version
-        payloads.append(req.SerializeToString())
-    return payloads
+    return Fresh(
+        tuple(w.name for w in workloads),
+        tuple(_variant(w).SerializeToString() for w in workloads),
+    )
+
+
+def changed(workloads: list[Workload]) -> Fresh:
+    """Requests new on every call in what compose reads too: a new XR annotation for Argo CD.
+
+    No memo can answer these; the function composes each one.
+    """
+    templates = []
+    for workload in workloads:
+        req = _variant(workload)
+        spec = req.observed.composite.resource["spec"]
+        spec["argocd"]["annotations"] = {"platform.example.org/sequence": _SEQUENCE.decode()}
+        templates.append(req.SerializeToString())
+    return Fresh(tuple(w.name for w in workloads), tuple(templates))
+
+
+def _variant(workload: Workload) -> fnv1.RunFunctionRequest:
+    req = fnv1.RunFunctionRequest()
+    req.CopyFrom(workload.request)
+    objects = [req.observed.composite.resource]
+    objects += [observed.resource for observed in req.observed.resources.values()]
+    for obj in objects:
+        metadata = obj["metadata"]
+        metadata["resourceVersion"] = _SEQUENCE.decode()
+        for manager in metadata["managedFields"].values:
+            manager.struct_value["time"] = _TIME_TOKEN.decode()
+    return req
 
 
 def check(rsp: fnv1.RunFunctionResponse, resources: frozenset[str], *, registered: bool) -> None:
