@@ -13,7 +13,7 @@ from function.kubeconfig import (
 from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
 from function.naming import aks_dns_prefix
 from function.registration import Waiting
-from function.state import ObservedResource
+from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
 
 CLOUD = "azure"
@@ -29,6 +29,14 @@ _CLUSTER_API = {
     False: "containerservice.azure.upbound.io/v1beta2",
 }
 _GROUP_API = {True: "azure.m.upbound.io/v1beta1", False: "azure.upbound.io/v1beta1"}
+EXTERNAL_NAME = "crossplane.io/external-name"
+# What this module reads of each observed resource, beyond its conditions.
+READS = {
+    RESOURCE_GROUP: Reads((("metadata", "annotations", EXTERNAL_NAME), ("metadata", "name"))),
+    CLUSTER: Reads(
+        (("status", "atProvider", "fqdn"), ("status", "atProvider", "currentKubernetesVersion"))
+    ),
+}
 
 
 def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
@@ -177,6 +185,4 @@ def _external_name(resource: ObservedResource | None) -> str | None:
     if resource is None:
         return None
     metadata = resource.manifest.get("metadata", {})
-    return metadata.get("annotations", {}).get("crossplane.io/external-name") or metadata.get(
-        "name"
-    )
+    return metadata.get("annotations", {}).get(EXTERNAL_NAME) or metadata.get("name")

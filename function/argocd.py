@@ -18,6 +18,9 @@ MANAGED_BY = "function-gitops-cluster"
 # Keys users may not set: ApplicationSet selectors rely on them meaning what they say.
 RESERVED_PREFIXES = (PREFIX, SECRET_TYPE_LABEL, MANAGED_BY_LABEL)
 
+# The metadata of an observed registration that is its user-visible content.
+KEPT_METADATA = ("name", "namespace", "labels", "annotations")
+
 _OBJECT_API = {
     True: "kubernetes.m.crossplane.io/v1alpha1",
     False: "kubernetes.crossplane.io/v1alpha2",
@@ -134,9 +137,7 @@ def kept(observed: dict[str, Any]) -> dict[str, Any]:
     """An observed registration as desired state, unchanged: what the user already has."""
     metadata = mapping(observed.get("metadata"))
     desired = {k: v for k, v in observed.items() if k not in ("metadata", "status")}
-    desired["metadata"] = {
-        k: metadata[k] for k in ("name", "namespace", "labels", "annotations") if k in metadata
-    }
+    desired["metadata"] = {k: metadata[k] for k in KEPT_METADATA if k in metadata}
     return desired
 
 

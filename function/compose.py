@@ -4,24 +4,49 @@ fn.py reads the request into an Observed and writes a Desired back; everything
 here is plain data, so each step is testable without a server.
 """
 
+import functools
+import operator
 from collections.abc import Callable
 from typing import Any
 
 from function import aks, argocd, gke, registration, status
 from function.inputs import Cloud, Input, parse_input
-from function.state import Desired, Observed
+from function.state import Desired, Observed, Reads
 from function.xr import Composite, Scope, parse_composite
 
 
 class CloudModule(registration.RegistrationCloud):
     """What a cloud module (aks.py, gke.py) provides."""
 
+    READS: dict[str, Reads]
     render: Callable[[Composite, Input], dict[str, dict[str, Any]]]
     cluster_endpoint: Callable[[dict[str, Any]], str | None]
 
 
 # Adding a cloud is adding its module and one line here.
 CLOUDS: dict[Cloud, CloudModule] = {Cloud.AKS: aks, Cloud.GKE: gke}  # type: ignore[dict-item]
+
+# What compose reads of the request (state.Reads); fn.py looks at nothing else.
+COMPOSITE_READS = Reads(
+    (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"), ("spec",))
+)
+# Of every observed resource its readiness; of some, what a cloud or the lifecycle reads.
+RESOURCE_READS = Reads(conditions=True)
+_OBSERVED_READS = {
+    name: functools.reduce(
+        operator.or_,
+        (cloud.READS.get(name, RESOURCE_READS) for cloud in CLOUDS.values()),
+        RESOURCE_READS,
+    )
+    for name in {name for cloud in CLOUDS.values() for name in cloud.READS}
+}
+_OBSERVED_READS[registration.REGISTRATION] = RESOURCE_READS | registration.READS
+REQUIRED_READS = registration.REQUIRED_READS
+
+
+def observed_reads(name: str) -> Reads:
+    """What compose reads of the observed resource of that composition name."""
+    return _OBSERVED_READS.get(name, RESOURCE_READS)
 
 
 def compose(observed: Observed) -> Desired:

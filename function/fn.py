@@ -1,24 +1,34 @@
 """The gRPC edge: request protos in, response protos out; the work is in compose.py."""
 
+import functools
 import hashlib
-from collections import OrderedDict
+import marshal
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf import duration_pb2 as durationpb
 from google.protobuf import struct_pb2 as structpb
 
-from function.compose import compose
+from function import inputs
+from function.compose import COMPOSITE_READS, REQUIRED_READS, compose, observed_reads
 from function.errors import InvalidSpec
+from function.memo import BoundedMemo
 from function.state import Desired, Observed, ObservedResource, Severity
-from function.structs import fill, to_dict
+from function.structs import Leaf, fill, from_leaves, select, serialized, to_dict
 from function.xr import Scope, scope_of
 
-# Distinct requests whose composed output is remembered: about 10 kB each, so that one
-# replica serving hundreds of XRs finds each of them again on its next reconcile.
-_MEMO_ENTRIES = 512
+# The answer memo's bound, in bytes of protobuf. A typical answer is 4-11 kB (the
+# examples' GKE and AKS XRs), so 8 MiB remembers 600-2,000 XRs, each found again on its
+# next reconcile. An answer over an eighth of that (1 MiB: a kubeconfig near its 1 MiB cap
+# answers in about 1.3 MB) is not remembered: composing it again costs about 20 ms,
+# keeping it would push out a hundred typical answers. With the server's ~65 MB at rest
+# and a few MB per request in flight, this keeps it under 100 MB whatever it is sent.
+MEMO_BYTES = 8 * 1024 * 1024
 
 _SEVERITY = {Severity.NORMAL: fnv1.SEVERITY_NORMAL, Severity.WARNING: fnv1.SEVERITY_WARNING}
 
@@ -33,6 +43,12 @@ class Composed:
     # The XR status fields we own, merged key by key into what earlier steps set.
     status: bytes
     ready: dict[str, bool]
+    # input.ttl in seconds, returned as meta.ttl.
+    ttl: int = inputs.DEFAULT_TTL_SECONDS
+
+    def size(self) -> int:
+        """Bytes held, for the memo's bound."""
+        return len(self.patch) + len(self.status) + 100 * len(self.ready)
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -40,84 +56,165 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
     def __init__(self) -> None:
         self.log = logging.get_logger()
-        # compose is a pure function of the request, and Crossplane sends the same
+        # compose is a pure function of what it reads, and Crossplane sends the same
         # request on every reconcile until something changes.
-        self._memo: OrderedDict[bytes, Composed] = OrderedDict()
-
-    def _compose(self, req: fnv1.RunFunctionRequest) -> Composed:
-        """compose(), remembered: the steady-state reconcile costs a digest, not a compose."""
-        key = content_key(req)
-        composed = self._memo.get(key)
-        if composed is not None:
-            self._memo.move_to_end(key)
-            return composed
-        composed = encode(compose(read_observed(req)))
-        self._memo[key] = composed
-        if len(self._memo) > _MEMO_ENTRIES:
-            self._memo.popitem(last=False)
-        return composed
+        self._memo: BoundedMemo[bytes, Composed] = BoundedMemo(MEMO_BYTES, Composed.size)
 
     async def RunFunction(
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None
     ) -> fnv1.RunFunctionResponse:
         """Compose the cluster's resources, or explain in one Fatal result why not."""
-        log = self.log.bind(tag=req.meta.tag)
-        rsp = response.to(req)
         try:
-            composed = self._compose(req)
-        except InvalidSpec as exc:
-            log.info("invalid input", error=str(exc))
-            response.fatal(rsp, str(exc))
-            if scope_of(to_dict(req.observed.composite.resource)) is Scope.LEGACY_CLUSTER:
-                rsp.results[-1].target = fnv1.TARGET_COMPOSITE_AND_CLAIM
-            return rsp
+            selected = select_request(req)
+            key = content_key(selected)
+            composed = self._memo.get(key)
+            if composed is None:
+                observed = to_observed(selected)
+                try:
+                    composed = encode(compose(observed), inputs.ttl_seconds(observed.input))
+                except InvalidSpec as exc:
+                    self.log.info("invalid input", tag=req.meta.tag, error=str(exc))
+                    return fatal(req, str(exc), scope_of(observed.composite))
+                self._memo.put(key, composed)
         except Exception as exc:  # noqa: BLE001 - the server must keep serving
             # The exception text could quote request data; log only its type.
-            log.error("unexpected error", error_type=type(exc).__name__)
-            response.fatal(
-                rsp,
+            self.log.error("unexpected error", tag=req.meta.tag, error_type=type(exc).__name__)
+            return fatal(
+                req,
                 f"internal error ({type(exc).__name__}) in function-gitops-cluster; "
                 "please report it with the XR and input (without secrets)",
             )
-            return rsp
+        rsp = answer(req, composed.ttl)
         rsp.MergeFromString(composed.patch)
         if composed.status:
             rsp.desired.composite.resource.fields["status"].struct_value.MergeFromString(
                 composed.status
             )
-        log.debug("composed", ready=composed.ready)
+        self._log.debug("composed", tag=req.meta.tag, ready=composed.ready)
         return rsp
 
+    @functools.cached_property
+    def _log(self) -> Any:
+        """The logger bound once, at the first call, after the CLI has configured logging:
+        the SDK's lazy proxy binds anew on every use, which costs more than the log."""
+        return self.log.bind()
 
-def content_key(req: fnv1.RunFunctionRequest) -> bytes:
-    """A digest of the whole request, which compose's output is a pure function of.
 
-    Serialization is deterministic because Crossplane does not order map entries, so
-    identical requests could otherwise arrive as different bytes.
+def answer(req: fnv1.RunFunctionRequest, ttl: int) -> fnv1.RunFunctionResponse:
+    """response.to(req) with input.ttl as meta.ttl, without its timedelta round trip."""
+    return fnv1.RunFunctionResponse(
+        meta=fnv1.ResponseMeta(tag=req.meta.tag, ttl=durationpb.Duration(seconds=ttl)),
+        desired=req.desired,
+        context=req.context,
+    )
+
+
+def fatal(
+    req: fnv1.RunFunctionRequest, message: str, scope: Scope | None = None
+) -> fnv1.RunFunctionResponse:
+    """One Fatal result, with the step's TTL; shown on the claim too for legacy XRs."""
+    rsp = answer(req, input_ttl(req))
+    response.fatal(rsp, message)
+    if scope is Scope.LEGACY_CLUSTER:
+        rsp.results[-1].target = fnv1.TARGET_COMPOSITE_AND_CLAIM
+    return rsp
+
+
+def input_ttl(req: fnv1.RunFunctionRequest) -> int:
+    """input.ttl in seconds, read straight from the request: it must reach every response,
+    even one for a request that could not be read otherwise."""
+    fields = req.input.fields
+    ttl = fields["ttl"].string_value if "ttl" in fields else ""
+    return inputs.ttl_seconds({"ttl": ttl})
+
+
+@dataclass(frozen=True)
+class Selected:
+    """What compose reads of one request (compose.*_READS), found but not yet converted."""
+
+    input: structpb.Struct | None
+    composite: list[Leaf]
+    # By composition resource name: the values read, and the connection details.
+    resources: dict[str, tuple[list[Leaf], dict[str, bytes]]]
+    required: dict[str, list[list[Leaf]]]
+
+
+def select_request(req: fnv1.RunFunctionRequest) -> Selected:
+    """Find what compose reads in the request, in a stable order, converting nothing.
+
+    Crossplane sends every observed object whole, managedFields and provider status
+    included; looking only at what is read keeps a call's cost independent of that.
     """
-    return hashlib.sha256(req.SerializeToString(deterministic=True)).digest()
-
-
-def read_observed(req: fnv1.RunFunctionRequest) -> Observed:
-    """Copy what compose needs out of the request, as plain data."""
-    return Observed(
-        composite=to_dict(req.observed.composite.resource),
-        input=to_dict(req.input) if req.HasField("input") else None,
+    resources, required = req.observed.resources, req.required_resources
+    return Selected(
+        input=req.input if req.HasField("input") else None,
+        composite=select(req.observed.composite.resource, COMPOSITE_READS),
         resources={
-            name: ObservedResource(
-                manifest=to_dict(observed.resource),
-                connection_details=dict(observed.connection_details),
+            name: (
+                select(resources[name].resource, observed_reads(name)),
+                _details(resources[name].connection_details),
             )
-            for name, observed in req.observed.resources.items()
+            for name in sorted(resources)
         },
         required={
-            name: [to_dict(item.resource) for item in found.items]
-            for name, found in req.required_resources.items()
+            name: [select(item.resource, REQUIRED_READS) for item in required[name].items]
+            for name in sorted(required)
         },
     )
 
 
-def encode(desired: Desired) -> Composed:
+def content_key(selected: Selected) -> bytes:
+    """A digest of what compose reads, which its output is a pure function of.
+
+    marshal (version 0: no references, no interning) frames every name and value with
+    its length, so different selections never hash the same bytes; serialization is
+    deterministic and names are sorted, as Crossplane does not order map entries.
+    """
+    shape = (
+        selected.input.SerializeToString(deterministic=True) if selected.input else None,
+        serialized(selected.composite),
+        [
+            (name, serialized(leaves), [(key, len(value)) for key, value in details.items()])
+            for name, (leaves, details) in selected.resources.items()
+        ],
+        [
+            (name, [serialized(leaves) for leaves in items])
+            for name, items in selected.required.items()
+        ],
+    )
+    hasher = hashlib.sha256(marshal.dumps(shape, 0))
+    # Connection details can be near 1 MiB: fed as they are, framed by their lengths above.
+    for _, details in selected.resources.values():
+        for value in details.values():
+            hasher.update(value)
+    return hasher.digest()
+
+
+def _details(details: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Connection details in key order, copied out of the protobuf once.
+
+    Indexing, not items(): upb leaves a map's items() to the slow Mapping mixin.
+    """
+    return {key: details[key] for key in sorted(details)}
+
+
+def to_observed(selected: Selected) -> Observed:
+    """What select_request found, as plain data for compose."""
+    return Observed(
+        composite=from_leaves(selected.composite),
+        input=to_dict(selected.input) if selected.input is not None else None,
+        resources={
+            name: ObservedResource(manifest=from_leaves(leaves), connection_details=details)
+            for name, (leaves, details) in selected.resources.items()
+        },
+        required={
+            name: [from_leaves(leaves) for leaves in items]
+            for name, items in selected.required.items()
+        },
+    )
+
+
+def encode(desired: Desired, ttl: int = inputs.DEFAULT_TTL_SECONDS) -> Composed:
     """The desired state as protobuf bytes: resources, readiness, status, events, asks."""
     patch = fnv1.RunFunctionResponse()
     for name, manifest in desired.resources.items():
@@ -146,4 +243,4 @@ def encode(desired: Desired) -> Composed:
         )
     status = structpb.Struct()
     fill(status, desired.status.as_dict())
-    return Composed(patch.SerializeToString(), status.SerializeToString(), dict(desired.ready))
+    return Composed(patch.SerializeToString(), status.SerializeToString(), dict(desired.ready), ttl)

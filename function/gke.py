@@ -15,7 +15,7 @@ from function.kubeconfig import (
 )
 from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
 from function.registration import Waiting
-from function.state import ObservedResource
+from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
 
 CLOUD = "gcp"
@@ -26,6 +26,21 @@ CLUSTER = "cluster"
 NODE_POOL = "node-pool"
 
 _API = {True: "container.gcp.m.upbound.io/v1beta1", False: "container.gcp.upbound.io/v1beta2"}
+# What this module reads of each observed resource, beyond its conditions.
+READS = {
+    CLUSTER: Reads(
+        tuple(
+            ("status", "atProvider", *field)
+            for field in (
+                ("endpoint",),
+                ("masterAuth", "clusterCaCertificate"),
+                ("project",),
+                ("id",),
+                ("masterVersion",),
+            )
+        )
+    )
+}
 
 
 def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:

@@ -3,8 +3,9 @@
 package/input/ holds the CRD generated from this model (`python hack/generate.py`).
 """
 
+import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -14,6 +15,11 @@ from function.naming import check_annotations, check_labels, is_dns_label
 GROUP = "gitopscluster.fn.crossplane.io"
 VERSION = "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
+DEFAULT_TTL = "60s"
+DEFAULT_TTL_SECONDS = 60
+# Whole hours, minutes and seconds, in that order (Go's duration syntax, whole units).
+TTL_PATTERN = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+_TTL = re.compile(r"^(?:(?P<h>[0-9]{1,6})h)?(?:(?P<m>[0-9]{1,8})m)?(?:(?P<s>[0-9]{1,10})s)?$")
 
 
 class Cloud(StrEnum):
@@ -92,10 +98,29 @@ class Input(_Model):
     kind: Literal["Input"] = "Input"
     cloud: Cloud = Field(description="Cloud whose cluster this step composes: AKS or GKE.")
     argocd: ArgoCDInput = Field(default_factory=ArgoCDInput, description="Argo CD registration.")
+    ttl: str = Field(
+        DEFAULT_TTL,
+        description="How long Crossplane may wait before calling the function again for an XR "
+        "(meta.ttl): a duration such as 60s, 5m or 1h. With realtime compositions it is how "
+        "often a quiet XR is reconciled.",
+        json_schema_extra={"pattern": TTL_PATTERN},
+    )
     connectionSecretNamespace: str = Field(
         "crossplane-system",
         description="Namespace of connection Secrets of cluster-scoped managed resources.",
     )
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl_is_a_duration(cls, value: str) -> str:
+        if duration_seconds(value) is None:
+            shown = f" ({value!r})" if len(value) <= 40 else ""
+            raise FieldError(
+                "input.ttl",
+                f"is not a positive duration{shown}",
+                "Use whole hours, minutes or seconds, such as 60s, 5m or 1h",
+            )
+        return value
 
     @field_validator("connectionSecretNamespace")
     @classmethod
@@ -104,6 +129,24 @@ class Input(_Model):
             msg = "must be a Kubernetes namespace name (lower-case DNS label)"
             raise ValueError(msg)
         return value
+
+
+def duration_seconds(text: str) -> int | None:
+    """Seconds in a duration such as 90s, 5m or 1h30m; None if not one, or not positive."""
+    match = _TTL.fullmatch(text)
+    if not match:
+        return None
+    seconds = sum(
+        int(match[unit] or 0) * factor for unit, factor in (("h", 3600), ("m", 60), ("s", 1))
+    )
+    return seconds or None
+
+
+def ttl_seconds(raw: dict[str, Any] | None) -> int:
+    """input.ttl in seconds for meta.ttl, on every response: the default when it is absent
+    or invalid (parse_input then reports it in a Fatal result)."""
+    ttl = raw.get("ttl") if isinstance(raw, dict) else None
+    return (duration_seconds(ttl) if isinstance(ttl, str) else None) or DEFAULT_TTL_SECONDS
 
 
 def parse_input(raw: dict | None) -> Input:

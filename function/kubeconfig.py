@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from function.errors import FieldProblem
+from function.memo import BoundedMemo
 
 AZURE_DEFAULT_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 MAX_KUBECONFIG_BYTES = 1024 * 1024
@@ -48,8 +49,12 @@ _MAX_DEPTH = 32
 _MAX_EVENTS = 50_000
 # Longer numbers only serve to make int() quadratic (YAML 1.1 base-60 ints).
 _MAX_NUMBER_CHARS = 64
-# Cache only inputs of realistic size so that the cache itself stays small.
+# Cache only inputs of realistic size: a kubeconfig near the 1 MiB cap is rare, and
+# parsing it again when the answer memo misses costs milliseconds, not memory.
 _CACHEABLE_BYTES = 64 * 1024
+# Translations remembered across calls, in bytes of their results: a typical result is
+# a few kB, so 4 MiB keeps those of several hundred clusters.
+_TRANSLATIONS_BYTES = 4 * 1024 * 1024
 _MAX_LABEL_CHARS = 64
 
 _DOCUMENT = "document"
@@ -119,17 +124,28 @@ def translate(
     inputs of realistic size are, so hostile large inputs cannot fill memory.
     """
     data = _as_bytes(kubeconfig)
-    if len(data) <= _CACHEABLE_BYTES:
-        return _translate_cached(data, azure_client_id, azure_tenant_id)
-    return _translate(data, azure_client_id, azure_tenant_id)
+    if len(data) > _CACHEABLE_BYTES:
+        return _translate(data, azure_client_id, azure_tenant_id)
+    # Keyed by a digest, so the cache never holds the kubeconfig (or its keys) itself.
+    key = (hashlib.sha256(data).digest(), azure_client_id, azure_tenant_id)
+    connection = _translations.get(key)
+    if connection is None:
+        connection = _translate(data, azure_client_id, azure_tenant_id)
+        _translations.put(key, connection)
+    return connection
 
 
 def has_kubelogin(kubeconfig: bytes) -> bool:
     """Whether the current user is an Entra ID (kubelogin) user, for choosing the admin config."""
     data = _as_bytes(kubeconfig)
-    if len(data) <= _CACHEABLE_BYTES:
-        return _has_kubelogin_cached(data)
-    return _has_kubelogin(data)
+    if len(data) > _CACHEABLE_BYTES:
+        return _has_kubelogin(data)
+    key = hashlib.sha256(data).digest()
+    found = _kubelogin.get(key)
+    if found is None:
+        found = _has_kubelogin(data)
+        _kubelogin.put(key, found)
+    return found
 
 
 # --- translation ----------------------------------------------------------------------
@@ -166,8 +182,18 @@ def _has_kubelogin(kubeconfig: bytes) -> bool:
     return _exec_kind(_required_str(exec_, "command", field), _args(exec_, field)) == "kubelogin"
 
 
-_translate_cached = functools.lru_cache(maxsize=256)(_translate)
-_has_kubelogin_cached = functools.lru_cache(maxsize=256)(_has_kubelogin)
+def _connection_bytes(connection: ClusterConnection) -> int:
+    return (
+        len(connection.server)
+        + len(connection.config_json)
+        + sum(len(w) for w in connection.warnings)
+    )
+
+
+_translations: BoundedMemo[tuple[bytes, str | None, str | None], ClusterConnection] = BoundedMemo(
+    _TRANSLATIONS_BYTES, _connection_bytes
+)
+_kubelogin: BoundedMemo[bytes, bool] = BoundedMemo(256 * 1024, lambda _: 0)
 
 
 def _current(doc: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any], str]:

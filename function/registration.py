@@ -22,6 +22,7 @@ from function.state import (
     Desired,
     Observed,
     ObservedResource,
+    Reads,
     Result,
     SecretRequirement,
     Severity,
@@ -32,6 +33,14 @@ from function.xr import Composite, mapping
 REGISTRATION = "argocd-cluster"
 CONDITION = "ArgoCDRegistered"
 CONNECTION_SECRET = "cluster-connection-secret"
+# The observed registration is kept as it is through gaps (argocd.kept): all of it but
+# its status, and of its metadata what makes up its content (kind included: a Secret or
+# an Object).
+READS = Reads(
+    tuple(("metadata", key) for key in argocd.KEPT_METADATA), all_but=("metadata", "status")
+)
+# Of a required connection Secret only its data is read.
+REQUIRED_READS = Reads((("data",),))
 
 
 @dataclass(frozen=True)

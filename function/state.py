@@ -1,11 +1,58 @@
 """Observed and desired state as plain data: what fn.py reads from and writes to protos."""
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from function.status import CompositeStatus
+
+Path = tuple[str, ...]
+# A Reads.tree leaf: a list of conditions, of which only whether they say Ready is read.
+TYPE_AND_STATUS = "type-and-status"
+CONDITIONS = ("status", "conditions")
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Which fields of an observed object compose reads; fn.py looks at nothing else.
+
+    A live object carries managedFields, a provider status mirroring its whole spec and
+    more, none of which compose needs: reading only these paths keeps a call's cost
+    independent of the object's size, and the answer memo, keyed by them, unaffected by
+    writes compose never looks at. A path's value is read whole; conditions are the
+    exception, reduced to what readiness needs (status.is_ready).
+    """
+
+    paths: tuple[Path, ...] = ()
+    # Also every top-level field but these (for an object compose copies back out).
+    all_but: tuple[str, ...] | None = None
+    conditions: bool = False
+
+    @functools.cached_property
+    def tree(self) -> dict[str, Any]:
+        """The paths as nested dicts, so shared prefixes are walked once; None reads whole."""
+        tree: dict[str, Any] = {}
+        leaves = [(path, None) for path in self.paths]
+        if self.conditions:
+            leaves.append((CONDITIONS, TYPE_AND_STATUS))
+        for path, leaf in leaves:
+            node: dict[str, Any] | None = tree
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+                if node is None:  # an enclosing field is copied whole already
+                    break
+            else:
+                node[path[-1]] = None if node.get(path[-1], leaf) is None else leaf
+        return tree
+
+    def __or__(self, other: "Reads") -> "Reads":
+        return Reads(
+            tuple(dict.fromkeys(self.paths + other.paths)),
+            self.all_but if other.all_but is None else other.all_but,
+            self.conditions or other.conditions,
+        )
 
 
 @dataclass(frozen=True)

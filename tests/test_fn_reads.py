@@ -1,0 +1,184 @@
+"""Reading only what compose reads changes nothing but cost; input.ttl is meta.ttl.
+
+fn.py copies a few declared paths out of each object (compose.*_READS) instead of
+converting whole objects. If a module read a field not declared there, compose would see
+it missing: these tests compose every request both ways and require the same answer.
+"""
+
+import asyncio
+from typing import Any
+
+import pytest
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks import requests as live_requests
+from function import fn, inputs
+from function.compose import compose
+from function.errors import InvalidSpec
+from function.state import Observed, ObservedResource
+from function.structs import to_dict
+from tests.builders import AKS_INPUT, GKE_INPUT, request, xr
+from tests.strategies import Case, cases
+from tests.test_fuzz import FUZZ
+
+
+def whole(req: fnv1.RunFunctionRequest) -> Observed:
+    """Every object converted whole, as fn.py read requests before."""
+    return Observed(
+        composite=to_dict(req.observed.composite.resource),
+        input=to_dict(req.input) if req.HasField("input") else None,
+        resources={
+            name: ObservedResource(
+                manifest=to_dict(observed.resource),
+                connection_details=dict(observed.connection_details),
+            )
+            for name, observed in req.observed.resources.items()
+        },
+        required={
+            name: [to_dict(item.resource) for item in found.items]
+            for name, found in req.required_resources.items()
+        },
+    )
+
+
+def answer(observed: Observed) -> Any:
+    """compose's answer as comparable data: the encoded patch, or the Fatal message."""
+    try:
+        composed = fn.encode(compose(observed))
+    except InvalidSpec as exc:
+        return str(exc)
+    except (AttributeError, TypeError) as exc:
+        return type(exc)
+    patch = fnv1.RunFunctionResponse.FromString(composed.patch)
+    return patch, composed.status
+
+
+def assert_same(req: fnv1.RunFunctionRequest) -> None:
+    whole_answer = answer(whole(req))
+    if isinstance(whole_answer, type):
+        # Reading a non-object with .get() crashed the whole-object path (an internal
+        # error Fatal); the declared paths find nothing there instead, never crash.
+        return
+    assert answer(fn.to_observed(fn.select_request(req))) == whole_answer
+
+
+@pytest.fixture(scope="module")
+def live_workloads() -> list[live_requests.Workload]:
+    return live_requests.workloads()
+
+
+def test_live_shaped_requests_compose_the_same(
+    live_workloads: list[live_requests.Workload],
+) -> None:
+    for workload in live_workloads:
+        assert_same(workload.request)
+
+
+def test_only_what_compose_reads_is_converted(
+    live_workloads: list[live_requests.Workload],
+) -> None:
+    for workload in live_workloads:
+        observed = fn.to_observed(fn.select_request(workload.request))
+        assert set(observed.composite) == {"apiVersion", "kind", "metadata", "spec"}
+        assert set(observed.composite["metadata"]) == {"name", "namespace"}
+        for name, seen in observed.resources.items():
+            assert "managedFields" not in seen.manifest.get("metadata", {}), name
+            assert set(seen.manifest["status"]) <= {"conditions", "atProvider"}, name
+            assert len(seen.manifest["status"].get("atProvider", {})) <= 5, name
+
+
+def test_writes_compose_does_not_read_are_the_same_answer(
+    live_workloads: list[live_requests.Workload],
+) -> None:
+    """A new resourceVersion, managedFields time or condition timestamp: the memo hits."""
+    fresh = live_requests.distinct(live_workloads)
+    for index in range(2 * len(live_workloads)):
+        req = fnv1.RunFunctionRequest.FromString(fresh(index)[1])
+        assert req != live_workloads[index % len(live_workloads)].request
+        for observed in req.observed.resources.values():
+            for condition in observed.resource["status"]["conditions"].values:
+                condition.struct_value["lastTransitionTime"] = "2026-12-01T00:00:00Z"
+        original = live_workloads[index % len(live_workloads)].request
+        assert fn.content_key(fn.select_request(req)) == fn.content_key(fn.select_request(original))
+
+
+def test_writes_compose_reads_are_a_new_answer(
+    live_workloads: list[live_requests.Workload],
+) -> None:
+    fresh = live_requests.changed(live_workloads)
+    keys = {
+        fn.content_key(fn.select_request(fnv1.RunFunctionRequest.FromString(fresh(index)[1])))
+        for index in range(4)
+    }
+    assert len(keys) == 4
+
+
+def test_fuzzed_requests_compose_the_same() -> None:
+    @settings(FUZZ, max_examples=300)
+    @given(case=cases())
+    def same(case: Case) -> None:
+        assert_same(case.request())
+
+    same()
+
+
+@given(
+    junk=st.dictionaries(
+        st.sampled_from(["metadata", "status", "spec", "kind", "data"]),
+        st.none() | st.text(max_size=3) | st.integers() | st.lists(st.none(), max_size=2),
+    )
+)
+def test_non_objects_where_objects_are_read_never_crash(junk: dict[str, Any]) -> None:
+    req = request(xr(), observed={"cluster": junk, "argocd-cluster": junk})
+    fn.to_observed(fn.select_request(req))
+    assert_same(req)
+
+
+def _run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    return asyncio.run(fn.FunctionRunner().RunFunction(req, None))
+
+
+@pytest.mark.parametrize(
+    ("ttl", "seconds"),
+    [(None, 60), ("60s", 60), ("5m", 300), ("1h", 3600), ("1h30m", 5400), ("90s", 90)],
+)
+def test_ttl_is_meta_ttl(ttl: str | None, seconds: int) -> None:
+    fn_input = AKS_INPUT if ttl is None else {**AKS_INPUT, "ttl": ttl}
+    runner = fn.FunctionRunner()
+    for _ in range(2):  # composed, then remembered
+        rsp = asyncio.run(runner.RunFunction(request(xr(), fn_input=fn_input), None))
+        assert not [r for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+        assert (rsp.meta.ttl.seconds, rsp.meta.ttl.nanos) == (seconds, 0)
+
+
+def test_ttl_is_meta_ttl_on_fatal_responses_too() -> None:
+    rsp = _run(request(xr({"nodePool": {"count": 0}}), fn_input={**GKE_INPUT, "ttl": "5m"}))
+    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+    assert rsp.meta.ttl.seconds == 300
+
+
+@pytest.mark.parametrize("ttl", ["60", "1 minute", "1.5s", "500ms", "0s", "", "1d", "-5m", "5M"])
+def test_invalid_ttl_is_one_fatal_naming_the_field_and_the_form(ttl: str) -> None:
+    rsp = _run(request(xr(), fn_input={**AKS_INPUT, "ttl": ttl}))
+    (result,) = rsp.results
+    assert result.severity == fnv1.SEVERITY_FATAL
+    assert result.message.startswith("input.ttl: ")
+    assert "60s, 5m or 1h" in result.message
+    assert rsp.meta.ttl.seconds == inputs.DEFAULT_TTL_SECONDS
+    assert not rsp.desired.resources
+
+
+def test_non_string_ttl_is_a_fatal_naming_the_field() -> None:
+    rsp = _run(request(xr(), fn_input={**AKS_INPUT, "ttl": 60}))
+    (result,) = rsp.results
+    assert result.severity == fnv1.SEVERITY_FATAL
+    assert result.message.startswith("input.ttl")
+    assert rsp.meta.ttl.seconds == inputs.DEFAULT_TTL_SECONDS
+
+
+def test_ttl_is_generated_into_the_input_crd() -> None:
+    schema = inputs.Input.model_json_schema()["properties"]["ttl"]
+    assert schema["default"] == "60s"
+    assert schema["pattern"] == inputs.TTL_PATTERN
