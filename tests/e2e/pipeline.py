@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("e2e")
 LABELS = "gitopscluster.fn.crossplane.io"
 TIMEOUT = 90
+REGISTERED = "registered in Argo CD"
 
 
 @dataclass
@@ -100,8 +101,8 @@ class Pipeline:
             f"the Argo CD cluster Secret for {self.cluster.url}",
             timeout=TIMEOUT,
         )
-        if "registered" not in self.marks:
-            self.milestone("registered in Argo CD")
+        if REGISTERED not in self.marks:
+            self.milestone(REGISTERED)
         return secret
 
     def secrets(self) -> list[dict]:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.apps import GUESTBOOK_CONFIG
 from tests.e2e.argocd import APP_PROJECT, NAMESPACE
-from tests.e2e.kube import ApiError, Kube
+from tests.e2e.kube import ApiError, Kube, condition
 from tests.e2e.pipeline import LABELS, Pipeline, config, example
 from tests.e2e.process import wait_until
 
@@ -26,59 +26,89 @@ if TYPE_CHECKING:
 STEADY = 10  # seconds a "nothing changes" assertion watches for
 
 
-def test_claim_becomes_apps_on_a_new_aks_cluster(stack: Stack) -> None:
+# The examples as a platform team would apply them, each with its own new cluster.
+EXAMPLES = {
+    "payments-prod": ("aks-legacy-claim", "claim.yaml"),
+    "team-a-dev": ("aks-namespaced", "xr.yaml"),
+    "team-b-staging": ("gke-namespaced", "xr.yaml"),
+    "shared-tools": ("gke-cluster", "xr.yaml"),
+}
+# Exactly which clusters (Argo CD names) each baseline ApplicationSet reaches, from the
+# examples' spec.argocd.labels: payments-prod {prod, gateway, monitoring}, team-a-dev
+# {dev, gateway, monitoring}, team-b-staging {staging, monitoring}, shared-tools
+# {tools, gateway}. Argo CD's own ApplicationSet controller decides.
+REACH = {
+    "envoy-gateway": {"payments-prod", "team-a-team-a-dev", "shared-tools"},
+    "guestbook": {"payments-prod", "team-a-team-a-dev", "team-b-team-b-staging", "shared-tools"},
+    "node-exporter": {"payments-prod", "team-a-team-a-dev", "team-b-team-b-staging"},
+}
+
+
+@pytest.fixture(scope="module")
+def examples(stack: Stack) -> dict[str, Pipeline]:
+    """Every example XR or claim, through to the guestbook objects on its new cluster."""
+    runs = {}
+    for name, (folder, file) in EXAMPLES.items():
+        runs[name] = Pipeline(stack, example(folder, file, name), name)
+        runs[name].through_to_apps()
+    return runs
+
+
+def test_each_applicationset_reaches_exactly_the_opted_in_clusters(
+    stack: Stack, examples: dict[str, Pipeline]
+) -> None:
+    """Argo CD's generator, fed the Secrets the function composed, picks these clusters."""
+
+    def reach() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {name: set() for name in REACH}
+        for app in stack.hub.kube.list(APP_PROJECT, "Application", NAMESPACE):
+            appset = app["metadata"]["ownerReferences"][0]["name"]
+            found[appset].add(app["spec"]["info"][0]["value"])
+        return found
+
+    wait_until(lambda: reach() == REACH, f"Applications for exactly {REACH}")
+    servers = {run.cluster.url for run in examples.values()}
+    for app in stack.hub.kube.list(APP_PROJECT, "Application", NAMESPACE):
+        assert app["spec"]["destination"]["server"] in servers  # never in-cluster
+
+
+def test_claim_becomes_apps_on_a_new_aks_cluster(examples: dict[str, Pipeline]) -> None:
     """(a) The seed's flow: AKSClusterClaim -> Ready -> Secret -> Applications -> objects."""
-    run = Pipeline(
-        stack, example("aks-legacy-claim", "claim.yaml", "payments-prod"), "legacy-claim"
-    )
-    run.through_to_apps()
+    run = examples["payments-prod"]
     secret = run.registered()
     assert secret["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
     assert secret["metadata"]["labels"][f"{LABELS}/distribution"] == "aks"
     assert config(secret)["tlsClientConfig"]["certData"]
-    # The claim opts in to the gateway and monitoring: Argo CD's own generator decides.
-    wait_until(lambda: len(run.applications()) == 3, "three Applications for the cluster")
-    assert sorted(a["spec"]["source"]["path"] for a in run.applications()) == [
-        "envoy-gateway",
-        "guestbook",
-        "node-exporter",
-    ]
     for app in run.applications():
         run.synced(app)
     run.on_cluster("v1", "ConfigMap", "envoy-gateway-stand-in", "envoy-gateway-system")
+    run.on_cluster("v1", "ConfigMap", "node-exporter-stand-in", "monitoring")
     assert run.condition()["status"] == "True"
 
 
-def test_namespaced_xr_registers_through_a_provider_kubernetes_object(stack: Stack) -> None:
+def test_namespaced_xr_registers_through_a_provider_kubernetes_object(
+    stack: Stack, examples: dict[str, Pipeline]
+) -> None:
     """(b) A namespaced XR outside Argo CD's namespace: the Secret arrives as an Object."""
-    run = Pipeline(stack, example("aks-namespaced", "xr.yaml", "team-a-dev"), "namespaced-object")
-    run.through_to_apps()
-    objects = stack.hub.kube.list("kubernetes.m.crossplane.io/v1alpha1", "Object", "team-a")
-    assert len(objects) == 1
-    obj = objects[0]
-    assert obj["spec"]["forProvider"]["manifest"]["kind"] == "Secret"
-    assert obj["spec"]["forProvider"]["manifest"]["metadata"]["namespace"] == NAMESPACE
-    assert {c["type"]: c["status"] for c in obj["status"]["conditions"]}["Ready"] == "True"
+    run = examples["team-a-dev"]
+    [obj] = stack.hub.kube.list("kubernetes.m.crossplane.io/v1alpha1", "Object", "team-a")
+    manifest = obj["spec"]["forProvider"]["manifest"]
+    assert manifest["kind"] == "Secret"
+    assert manifest["metadata"]["namespace"] == NAMESPACE
+    assert condition(obj, "Ready")["status"] == "True"
     secret = run.registered()
-    assert secret["metadata"]["name"] == obj["spec"]["forProvider"]["manifest"]["metadata"]["name"]
+    assert secret["metadata"]["name"] == manifest["metadata"]["name"]
     # --sanitize-secrets: the provider never copies the Secret's data into the Object's status.
     assert secret["data"]["config"] not in json.dumps(obj["status"])
 
 
-def test_gke_cluster_registers_from_status_alone(stack: Stack) -> None:
+@pytest.mark.parametrize("name", ["shared-tools", "team-b-staging"])
+def test_gke_cluster_registers_from_status_alone(examples: dict[str, Pipeline], name: str) -> None:
     """(c) GKE: no connection Secret; Argo CD signs in through argocd-k8s-auth gcp."""
-    run = Pipeline(stack, example("gke-cluster", "xr.yaml", "shared-tools"), "gke-status")
-    run.through_to_apps()
-    cfg = config(run.registered())
+    cfg = config(examples[name].registered())
     assert cfg["execProviderConfig"]["command"] == "argocd-k8s-auth"
     assert cfg["execProviderConfig"]["args"] == ["gcp"]
     assert "certData" not in cfg.get("tlsClientConfig", {})
-    # Opted in to the gateway only.
-    wait_until(lambda: len(run.applications()) == 2, "two Applications for the cluster")
-    assert sorted(a["spec"]["source"]["path"] for a in run.applications()) == [
-        "envoy-gateway",
-        "guestbook",
-    ]
 
 
 def test_credential_rotation_reaches_argocd_and_new_commits_still_deploy(stack: Stack) -> None:
