@@ -19,15 +19,16 @@ from tests.e2e.stack import Stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 log = logging.getLogger("e2e")
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, shared_crds: Path) -> Iterator[Stack]:
     gone = missing()
     require(not gone, f"the live suite needs {', '.join(gone)}: run `make e2e-tools`")
-    live = Stack.up(tmp_path_factory.mktemp("live"))
+    live = Stack.up(tmp_path_factory.mktemp("live"), shared_crds)
     try:
         yield live
     finally:
@@ -37,14 +38,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def _report(live: Stack) -> None:
     """Measured, never asserted: start time, Ready -> Synced per scenario, memory."""
-    rss = live.resident_mib()
+    core, clusters = live.resident_mib()
     log.info("machine: %s, %s cores", platform.platform(), os.cpu_count())
     log.info("stack start: %.1fs", live.started_in)
     for scenario, seconds in sorted(live.timings.items()):
         log.info("cluster Ready -> Application Synced, %s: %.1fs", scenario, seconds)
-    for name, mib in sorted(rss.items(), key=lambda kv: -kv[1]):
-        log.info("resident %-34s %7.0f MiB", name, mib)
-    log.info("resident total: %.0f MiB", sum(rss.values()))
+    for name, mib in sorted(core.items(), key=lambda kv: -kv[1]):
+        log.info("resident %-34s %6.0f MiB", name, mib)
+    log.info("resident stack without stand-ins: %.0f MiB", sum(core.values()))
+    if clusters:
+        each = sum(clusters.values()) / len(clusters)
+        log.info("resident per stand-in cluster: %.0f MiB (%d clusters)", each, len(clusters))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -7,12 +7,13 @@ this process) stops every process it started.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.e2e.components import BIN, missing
+from tests.e2e.components import BIN, ROOT, missing
 from tests.e2e.pipeline import Pipeline, example
 from tests.e2e.stack import Stack
 
@@ -24,14 +25,23 @@ EXAMPLES = (
 )
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if gone := missing():
         print(f"missing: {', '.join(gone)}; run `make e2e-tools`", file=sys.stderr)
         return 1
+    crds = Path(os.environ.get("SHARED_CRDS", ROOT.parent / "shared" / "crds"))
+    if not crds.is_dir():
+        print(f"no upstream CRDs at {crds}: set SHARED_CRDS", file=sys.stderr)
+        return 1
     workdir = Path(tempfile.mkdtemp(prefix="gitops-cluster-demo-"))
-    stack = Stack.up(workdir)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stack = Stack.up(workdir, crds)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(sig, _interrupt)
     try:
         clusters = []
         for folder, file, name in EXAMPLES:

@@ -21,7 +21,7 @@ from tests.e2e import argocd
 from tests.e2e.apps import AppRepository
 from tests.e2e.argocd import ArgoCD
 from tests.e2e.cloud import GCP_TOKEN, GCP_USER, Cloud, write_gcp_auth_plugin
-from tests.e2e.components import ROOT, SHARED_CRDS
+from tests.e2e.components import ROOT
 from tests.e2e.crossplane import Crossplane
 from tests.e2e.function_runtime import FunctionRuntime, install
 from tests.e2e.kube import condition, load_yaml
@@ -51,7 +51,8 @@ class Stack:
     _standins: int = 0
 
     @classmethod
-    def up(cls, workdir: Path) -> Stack:
+    def up(cls, workdir: Path, crds: Path) -> Stack:
+        """Start everything; `crds` holds the upstream CRDs as ../shared/crds lays them out."""
         begin = time.monotonic()
         with contextlib.ExitStack() as exit_stack:
             exit_stack.callback(stop_all)  # whatever a failed start left behind
@@ -66,7 +67,7 @@ class Stack:
             etcd = started(Etcd.start(workdir / "etcd"), "etcd")
             hub = started(KubeCluster.start("hub", etcd, workdir / "hub"), "the hub API server")
             xp = started(Crossplane.start(hub, workdir / "crossplane"), "Crossplane core")
-            hub.kube.apply_crds([d for f in CLOUD_CRDS for d in load_yaml(SHARED_CRDS / f)])
+            hub.kube.apply_crds([d for f in CLOUD_CRDS for d in load_yaml(crds / f)])
             started(
                 ProviderKubernetes.start(hub, workdir / "provider-kubernetes"),
                 "provider-kubernetes",
@@ -119,9 +120,12 @@ class Stack:
                 found += value if isinstance(value, list) else [value] if value else []
         return found
 
-    def resident_mib(self) -> dict[str, float]:
-        """Resident memory of every process group of the stack, by component."""
-        usage: dict[str, float] = {}
+    def resident_mib(self) -> tuple[dict[str, float], dict[str, float]]:
+        """Resident memory (MiB) of the stack by component, and of each stand-in cluster."""
+        standins = {c.name: c for c in self._components if isinstance(c, KubeCluster)}
+        standins.pop(self.hub.name)
+        core: dict[str, float] = {}
+        clusters = dict.fromkeys(standins, 0.0)
         for process in self.processes():
             out = subprocess.run(
                 ["ps", "-o", "rss=", "-g", str(process.pid)],
@@ -129,10 +133,13 @@ class Stack:
                 text=True,
                 check=False,
             ).stdout
-            usage[process.name] = (
-                usage.get(process.name, 0) + sum(int(x) for x in out.split()) / 1024
-            )
-        return usage
+            mib = sum(int(x) for x in out.split()) / 1024
+            owner = next((n for n in standins if process.name.startswith(f"{n}-")), None)
+            if owner:
+                clusters[owner] += mib
+            else:
+                core[process.name] = mib
+        return core, clusters
 
     def logs(self) -> list[Path]:
         return [p.log for p in self.processes()]
