@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import require
 from tests.e2e.components import missing
+from tests.e2e.process import stop_all_on_signals
 from tests.e2e.stack import Stack
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ log = logging.getLogger("e2e")
 def stack(tmp_path_factory: pytest.TempPathFactory, shared_crds: Path) -> Iterator[Stack]:
     gone = missing()
     require(not gone, f"the live suite needs {', '.join(gone)}: run `make e2e-tools`")
+    stop_all_on_signals()
     live = Stack.up(tmp_path_factory.mktemp("live"), shared_crds)
     try:
         yield live

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.e2e.components import BIN, ROOT, missing
 from tests.e2e.pipeline import Pipeline, example
+from tests.e2e.process import stop_all_on_signals
 from tests.e2e.stack import Stack
 
 CLUSTER_SECRETS = "argocd.argoproj.io/secret-type=cluster"
@@ -23,10 +24,6 @@ EXAMPLES = (
     ("aks-namespaced", "xr.yaml", "team-a-dev"),
     ("gke-cluster", "xr.yaml", "shared-tools"),
 )
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main() -> int:
@@ -40,8 +37,7 @@ def main() -> int:
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="gitops-cluster-demo-"))
     stack = Stack.up(workdir, crds)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
-        signal.signal(sig, _interrupt)
+    stop_all_on_signals()  # also when started with SIGINT ignored
     try:
         clusters = []
         for folder, file, name in EXAMPLES:

@@ -72,6 +72,18 @@ def stop_all() -> None:
 atexit.register(stop_all)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_all_on_signals() -> None:
+    """SIGTERM (a CI time-out, `kill`) and SIGINT unwind like Ctrl-C, so every process
+    started here is stopped: each runs in its own session and would outlive us.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+
+
 def _wait_group_gone(pgid: int, timeout: float = 5.0) -> None:
     """Children may outlive the leader by a moment; give them that moment, then kill."""
     deadline = time.monotonic() + timeout
