@@ -23,11 +23,12 @@ from function.structs import Leaf, fill, from_leaves, select, serialized, to_dic
 from function.xr import Scope, scope_of
 
 # The answer memo's bound, in bytes of protobuf. A typical answer is 4-11 kB (the
-# examples' GKE and AKS XRs), so 8 MiB remembers 600-2,000 XRs, each found again on its
+# examples' GKE and AKS XRs), so 8 MiB remembers 750-1,700 XRs, each found again on its
 # next reconcile. An answer over an eighth of that (1 MiB: a kubeconfig near its 1 MiB cap
-# answers in about 1.3 MB) is not remembered: composing it again costs about 20 ms,
+# answers in about 1.3 MB) is not remembered: composing it again costs some 30 ms,
 # keeping it would push out a hundred typical answers. With the server's ~65 MB at rest
-# and a few MB per request in flight, this keeps it under 100 MB whatever it is sent.
+# and a few MB per request in flight, 600 such XRs stay under 100 MB
+# (tests/test_memory_bound.py).
 MEMO_BYTES = 8 * 1024 * 1024
 
 _SEVERITY = {Severity.NORMAL: fnv1.SEVERITY_NORMAL, Severity.WARNING: fnv1.SEVERITY_WARNING}
