@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tests.e2e.components import argocd_config, module_dir, program
+from tests.e2e.components import argocd_manifests, program
 from tests.e2e.kube import load_yaml
 from tests.e2e.process import Process, start, wait_until
 from tests.net import free_port
@@ -138,10 +138,9 @@ class ArgoCD:
 
 def install(hub: KubeCluster) -> None:
     """CRDs, namespace, ConfigMaps and Secret of Argo CD's own manifests, and `default`."""
-    source = module_dir("argocd", "github.com/argoproj/argo-cd/v3")
-    hub.kube.apply_crds(load_yaml(source / "manifests" / "crds"))
+    hub.kube.apply_crds(load_yaml(argocd_manifests() / "crds"))
     hub.kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    for doc in load_yaml(argocd_config()):
+    for doc in load_yaml(argocd_manifests() / "base" / "config"):
         if doc["kind"] in ("ConfigMap", "Secret"):
             doc["metadata"]["namespace"] = NAMESPACE
             if doc["metadata"]["name"] == "argocd-secret":

@@ -16,13 +16,12 @@ stand-in API servers accept, so the rest of the exec path runs for real.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import itertools
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tests.e2e.kube import Credentials, Kube, condition
+from tests.e2e.kube import Credentials, Kube, timestamp
 from tests.e2e.process import wait_until
 
 if TYPE_CHECKING:
@@ -73,17 +72,16 @@ class Cloud:
 
         Returns the admin credential an AKS connection Secret carries (GKE has none).
         """
-        resources = wait_until(
-            lambda: [r for r in self.managed_resources(self._fresh(xr)) if _role(r) == "cluster"],
+        composed = wait_until(
+            lambda: self.cluster_resource(xr),
             f"{xr['kind']} {xr['metadata']['name']} to compose its cluster",
         )
-        identity = None
         for resource in self.managed_resources(self._fresh(xr)):
-            at_provider = _at_provider(resource, cluster)
-            self._mark_ready(resource, at_provider)
-        if _is_aks(resources[0]):
-            identity = self.issue_admin(cluster)
-            self.publish(resources[0], identity)
+            self._mark_ready(resource, _at_provider(resource, cluster))
+        if not composed["apiVersion"].startswith("containerservice.azure"):
+            return None
+        identity = self.issue_admin(cluster)
+        self.publish(composed, identity)
         return identity
 
     def _fresh(self, xr: dict) -> dict:
@@ -91,7 +89,7 @@ class Cloud:
         return self.hub.get(xr["apiVersion"], xr["kind"], meta["name"], meta.get("namespace", ""))
 
     def _mark_ready(self, resource: dict, at_provider: dict) -> None:
-        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = timestamp()
         conditions = [
             {"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": now},
             {
@@ -103,9 +101,6 @@ class Cloud:
         ]
         status = {"conditions": conditions, "atProvider": at_provider}
         self.hub.patch(resource, {"status": status}, subresource="status")
-
-    def ready(self, resource: dict) -> bool:
-        return condition(resource, "Ready").get("status") == "True"
 
     # -- credentials ---------------------------------------------------------------
 
@@ -156,17 +151,16 @@ class Cloud:
         namespace = ref.get("namespace") or cluster_resource["metadata"]["namespace"]
         self.hub.delete("v1", "Secret", ref["name"], namespace)
 
-    def cluster_resource(self, xr: dict) -> dict:
-        return next(r for r in self.managed_resources(self._fresh(xr)) if _role(r) == "cluster")
+    def cluster_resource(self, xr: dict) -> dict | None:
+        """The XR's composed cluster (composition resource name `cluster`), once it exists."""
+        return next(
+            (r for r in self.managed_resources(self._fresh(xr)) if _role(r) == "cluster"), None
+        )
 
 
 def _role(resource: dict) -> str:
     annotations = resource["metadata"].get("annotations", {})
     return annotations.get("crossplane.io/composition-resource-name", "")
-
-
-def _is_aks(resource: dict) -> bool:
-    return resource["apiVersion"].startswith("containerservice.azure")
 
 
 def _at_provider(resource: dict, cluster: KubeCluster) -> dict:

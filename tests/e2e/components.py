@@ -71,5 +71,6 @@ def provider_kubernetes_crds() -> Path:
     )
 
 
-def argocd_config() -> Path:
-    return module_dir("argocd", "github.com/argoproj/argo-cd/v3") / "manifests" / "base" / "config"
+def argocd_manifests() -> Path:
+    """Argo CD's install manifests: `crds/` and `base/config/` are what the suite applies."""
+    return module_dir("argocd", "github.com/argoproj/argo-cd/v3") / "manifests"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.e2e.crossplane import NAMESPACE
-from tests.e2e.kube import condition
+from tests.e2e.kube import condition, timestamp
 from tests.e2e.process import Process, start, wait_until
 from tests.net import free_port, wait_for_port
 
@@ -76,7 +76,7 @@ class FunctionRuntime:
                 "type": "RuntimeHealthy",
                 "status": "True",
                 "reason": "HealthyPackageRevision",
-                "lastTransitionTime": "2026-01-01T00:00:00Z",
+                "lastTransitionTime": timestamp(),
             }
         )
         hub.kube.patch(

@@ -7,6 +7,7 @@ and discovery for kind -> resource names, so scenarios name kinds as YAML does.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import ssl
 import tempfile
@@ -199,6 +200,11 @@ def load_yaml(path: Path) -> list[dict]:
     """The documents of a YAML file (or every YAML file of a folder)."""
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     return [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
+
+
+def timestamp() -> str:
+    """Now, as Kubernetes writes a condition's lastTransitionTime."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def condition(obj: dict | None, kind: str) -> dict:
