@@ -95,6 +95,38 @@ def _san(name: str) -> x509.GeneralName:
         return x509.DNSName(name)
 
 
+def _builder(
+    subject: x509.Name, issuer: x509.Name, key: CertificateIssuerPrivateKeyTypes, *, ca: bool
+) -> x509.CertificateBuilder:
+    """What every certificate here shares: a day's validity, constraints, key usage."""
+    not_before, not_after = _validity()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=not ca,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+
+
 def _leaf(
     *,
     subject: x509.Name,
@@ -103,34 +135,10 @@ def _leaf(
     ca_key: CertificateIssuerPrivateKeyTypes,
     eku: x509.ObjectIdentifier,
     sans: list[x509.GeneralName],
-    not_before: dt.datetime,
-    not_after: dt.datetime,
 ) -> x509.Certificate:
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_encipherment=True,
-                content_commitment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        _builder(subject, ca_cert.subject, key, ca=False)
         .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
@@ -157,37 +165,9 @@ class Authority:
     @classmethod
     def new(cls, common_name: str, key_type: str = "ec") -> Authority:
         """A fresh self-signed CA named `<common_name>-ca`."""
-        not_before, not_after = _validity()
         key = _new_key(key_type)
         name = _name(f"{common_name}-ca")
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    key_encipherment=False,
-                    content_commitment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-            )
-            .sign(key, hashes.SHA256())
-        )
+        cert = _builder(name, name, key, ca=True).sign(key, hashes.SHA256())
         return cls(cert=cert, key=key, key_type=key_type)
 
     @classmethod
@@ -212,7 +192,6 @@ class Authority:
         server_names: tuple[str, ...] = (),
     ) -> tuple[bytes, bytes]:
         """A leaf (PEM cert, PEM key): a server certificate when it has names, else a client's."""
-        not_before, not_after = _validity()
         key = _new_key(self.key_type)
         attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
         attrs += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
@@ -225,8 +204,6 @@ class Authority:
             if server_names
             else ExtendedKeyUsageOID.CLIENT_AUTH,
             sans=[_san(n) for n in server_names],
-            not_before=not_before,
-            not_after=not_after,
         )
         return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
