@@ -116,6 +116,14 @@ def stop_function(server: FunctionServer) -> None:
     stop(server.process)
 
 
+@pytest.fixture
+def own_function_server(tmp_path: Path) -> Iterator[FunctionServer]:
+    """A server of its own, so no other test's calls share its memory or its CPU queue."""
+    server = start_function(tmp_path / "function.log", "--insecure")
+    yield server
+    stop_function(server)
+
+
 @pytest.fixture(scope="session")
 def function_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionServer]:
     """The function serving insecurely with --debug, as `crossplane render` expects."""

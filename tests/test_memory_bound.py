@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
-import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
@@ -23,11 +22,12 @@ from function import fn
 from function.kubeconfig import MAX_KUBECONFIG_BYTES
 from function.memo import BoundedMemo
 from tests.builders import AKS_INPUT, request, xr
-from tests.conftest import FunctionServer, start_function, stop_function
 from tests.pki import kubeconfig, make_pki
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import pytest
+
+    from tests.conftest import FunctionServer
 
 XRS = 600
 STREAMS = 4
@@ -115,23 +115,15 @@ async def send_all(address: str) -> list[str]:
     return problems
 
 
-@pytest.fixture
-def memory_server(tmp_path: Path) -> Iterator[FunctionServer]:
-    """A server of its own: no other test's calls share its memory."""
-    server = start_function(tmp_path / "memory.log", "--insecure")
-    yield server
-    stop_function(server)
-
-
 def test_600_xrs_with_kubeconfigs_near_the_cap_stay_under_100_mb(
-    memory_server: FunctionServer,
+    own_function_server: FunctionServer,
 ) -> None:
-    problems = asyncio.run(asyncio.wait_for(send_all(memory_server.address), DEADLINE))
+    problems = asyncio.run(asyncio.wait_for(send_all(own_function_server.address), DEADLINE))
     assert problems == [], problems[:3]
-    used = memory(memory_server.process.pid)
+    used = memory(own_function_server.process.pid)
     print(f"\n{XRS} XRs near the kubeconfig cap: {used}")
     assert used["VmHWM"] < LIMIT_BYTES, f"peak resident memory {used['VmHWM']} bytes"
-    assert memory_server.process.poll() is None, "the server exited"
+    assert own_function_server.process.poll() is None, "the server exited"
 
 
 def typical_request(index: int) -> fnv1.RunFunctionRequest:

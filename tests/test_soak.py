@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
-import pytest
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from tests.builders import AKS_INPUT, GKE_INPUT, request, xr
-from tests.conftest import FunctionServer, start_function, stop_function
 from tests.pki import kubeconfig, make_pki
 from tests.strategies import b64
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from tests.conftest import FunctionServer
 
 TOTAL = 20_000
 QUARTERS = 4
@@ -257,20 +257,12 @@ async def soak(server: FunctionServer, kinds: list[Kind]) -> tuple[Tally, list[i
             await channel.close()
 
 
-@pytest.fixture
-def soak_server(tmp_path: Path) -> Iterator[FunctionServer]:
-    """A server of its own, so no other test's calls share its memory or its CPU queue."""
-    server = start_function(tmp_path / "soak.log", "--insecure")
-    yield server
-    stop_function(server)
-
-
 def test_soak_20000_calls_32_streams_no_failures_no_memory_growth(
-    soak_server: FunctionServer,
+    own_function_server: FunctionServer,
 ) -> None:
-    kinds = request_mix(soak_server.address)
+    kinds = request_mix(own_function_server.address)
     tally, peaks, seconds = asyncio.run(
-        asyncio.wait_for(soak(soak_server, kinds), timeout=DEADLINE)
+        asyncio.wait_for(soak(own_function_server, kinds), timeout=DEADLINE)
     )
     print(
         f"\nsoak: {tally.calls} calls in {seconds:.1f}s ({tally.calls / seconds:.0f}/s); "
@@ -281,5 +273,5 @@ def test_soak_20000_calls_32_streams_no_failures_no_memory_growth(
     assert peaks[-1] <= MAX_GROWTH * peaks[0], (
         f"RSS grew from {peaks[0]} to {peaks[-1]} bytes (> {MAX_GROWTH - 1:.0%})"
     )
-    assert soak_server.process.poll() is None, "the server exited"
-    assert b"unexpected error" not in soak_server.output()
+    assert own_function_server.process.poll() is None, "the server exited"
+    assert b"unexpected error" not in own_function_server.output()
