@@ -1,6 +1,7 @@
 """The Argo CD cluster Secret, and how it reaches Argo CD's namespace (Secret or Object)."""
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,19 @@ RESERVED_PREFIXES = (PREFIX, SECRET_TYPE_LABEL, MANAGED_BY_LABEL)
 
 # The metadata of an observed registration that is its user-visible content.
 KEPT_METADATA = ("name", "namespace", "labels", "annotations")
+
+# Delivery Object: the credentials (data.config) stay in a Secret of the function's own,
+# which provider-kubernetes patches into the manifest when it applies it.
+CONFIG_KEY = "config"
+# The manifest's config until then. Declaring it keeps the field Crossplane's: the
+# provider writes the patched value into the Object's spec once, when it creates the
+# Secret (crossplane-contrib/provider-kubernetes#223), and Crossplane's next apply of
+# this placeholder takes it out again.
+CONFIG_PLACEHOLDER = ""
+# A digest of the credentials the Object's reference reads, so the Object's spec (and
+# with it provider-kubernetes' reconcile) changes when they do.
+CONFIG_DIGEST = f"{PREFIX}config-digest"
+_DIGEST_LEN = 16
 
 _OBJECT_API = {
     True: "kubernetes.m.crossplane.io/v1alpha1",
@@ -116,29 +130,128 @@ def cluster_secret(
     }
 
 
+def credentials_name(xr: Composite) -> str:
+    """The credentials Secret beside a delivery Object: named after the registration."""
+    return bounded_name(secret_name(xr), "credentials")
+
+
+def credentials_namespace(xr: Composite, fn_input: Input) -> str:
+    """The XR's namespace; a cluster-scoped XR's connection Secret namespace."""
+    return xr.namespace if xr.namespace else fn_input.connectionSecretNamespace
+
+
+def config_digest(config_b64: str) -> str:
+    """Part of a sha256 of the credentials: changes with them, reveals nothing of them."""
+    return hashlib.sha256(config_b64.encode()).hexdigest()[:_DIGEST_LEN]
+
+
 def deliver(
-    xr: Composite, fn_input: Input, secret: dict[str, Any], how: Delivery
-) -> dict[str, Any]:
-    """The composed resource: the Secret itself, or a provider-kubernetes Object holding it."""
+    xr: Composite,
+    fn_input: Input,
+    secret: dict[str, Any],
+    how: Delivery,
+    *,
+    applied_config: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The composed registration, and for delivery Object the credentials Secret beside it.
+
+    Delivery Secret: the Argo CD cluster Secret itself. Delivery Object: a
+    provider-kubernetes Object whose manifest is that Secret without its credentials,
+    plus a reference that patches data.config from a Secret of our own in the XR's
+    namespace, read by provider-kubernetes on the control plane.
+
+    applied_config: data.config as the credentials Secret has it now. The Object's digest
+    follows that, not the new credentials: Crossplane applies composed resources in no set
+    order, and an Object changed before its Secret would make the provider apply the old
+    credentials and then wait a whole poll. The Secret changes on this call, the Object on
+    the next (Crossplane calls again as soon as it sees the Secret change).
+    """
     if how is Delivery.SECRET:
-        return secret
+        return secret, None
+    data = mapping(secret.get("data"))
+    config = data[CONFIG_KEY]
+    name, namespace = credentials_name(xr), credentials_namespace(xr, fn_input)
+    credentials = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY},
+        },
+        "type": "Opaque",
+        "data": {CONFIG_KEY: config},
+    }
+    metadata = secret["metadata"]
+    digest = config_digest(applied_config if applied_config is not None else config)
+    manifest = {
+        **secret,
+        "metadata": {
+            **metadata,
+            "annotations": {**metadata.get("annotations", {}), CONFIG_DIGEST: digest},
+        },
+        "data": {**data, CONFIG_KEY: CONFIG_PLACEHOLDER},
+    }
     ref = fn_input.argocd.objectProviderConfigRef
     provider_config = (
         {"kind": str(ref.kind), "name": ref.name} if xr.namespaced else {"name": ref.name}
     )
-    return {
+    obj = {
         "apiVersion": _OBJECT_API[xr.namespaced],
         "kind": "Object",
-        "spec": {"forProvider": {"manifest": secret}, "providerConfigRef": provider_config},
+        "spec": {
+            "forProvider": {"manifest": manifest},
+            "references": [
+                {
+                    "patchesFrom": {
+                        "apiVersion": "v1",
+                        "kind": "Secret",
+                        "name": name,
+                        "namespace": namespace,
+                        "fieldPath": f"data.{CONFIG_KEY}",
+                    },
+                    "toFieldPath": f"data.{CONFIG_KEY}",
+                }
+            ],
+            "providerConfigRef": provider_config,
+        },
     }
+    return obj, credentials
 
 
 def kept(observed: dict[str, Any]) -> dict[str, Any]:
-    """An observed registration as desired state, unchanged: what the user already has."""
+    """An observed registration as desired state, unchanged: what the user already has.
+
+    Except credentials an Object's spec holds while it has a config reference: those are
+    provider-kubernetes' transient copy (see CONFIG_PLACEHOLDER), never ours to keep.
+    """
     metadata = mapping(observed.get("metadata"))
     desired = {k: v for k, v in observed.items() if k not in ("metadata", "status")}
     desired["metadata"] = {k: metadata[k] for k in KEPT_METADATA if k in metadata}
+    if observed.get("kind") == "Object" and _patches_config(observed):
+        spec = mapping(desired.get("spec"))
+        for_provider = mapping(spec.get("forProvider"))
+        manifest = mapping(for_provider.get("manifest"))
+        data = mapping(manifest.get("data"))
+        if data.get(CONFIG_KEY) not in (None, CONFIG_PLACEHOLDER):
+            manifest = {**manifest, "data": {**data, CONFIG_KEY: CONFIG_PLACEHOLDER}}
+            desired["spec"] = {**spec, "forProvider": {**for_provider, "manifest": manifest}}
     return desired
+
+
+def _patches_config(observed: dict[str, Any]) -> bool:
+    """Does an observed Object patch data.config in from a Secret?"""
+    references = mapping(observed.get("spec")).get("references")
+    return isinstance(references, list) and any(
+        isinstance(ref, dict) and ref.get("toFieldPath") == f"data.{CONFIG_KEY}"
+        for ref in references
+    )
+
+
+def config_of(credentials: dict[str, Any] | None) -> str | None:
+    """data.config of an observed credentials Secret, base64 as stored; None if absent."""
+    value = mapping(mapping(credentials).get("data")).get(CONFIG_KEY)
+    return value if isinstance(value, str) and value else None
 
 
 def registered_secret(observed: dict[str, Any]) -> dict[str, Any]:
@@ -149,6 +262,14 @@ def registered_secret(observed: dict[str, Any]) -> dict[str, Any]:
     if observed.get("kind") == "Object":
         return mapping(mapping(mapping(observed.get("spec")).get("forProvider")).get("manifest"))
     return observed
+
+
+def with_credentials(secret: dict[str, Any], credentials: dict[str, Any] | None) -> dict[str, Any]:
+    """An observed Argo CD Secret with data.config as the credentials Secret has it."""
+    config = config_of(credentials)
+    if config is None:
+        return secret
+    return {**secret, "data": {**mapping(secret.get("data")), CONFIG_KEY: config}}
 
 
 def secret_field(secret: dict[str, Any], key: str) -> str | None:

@@ -41,6 +41,7 @@ _OBSERVED_READS = {
     for name in {name for cloud in CLOUDS.values() for name in cloud.READS}
 }
 _OBSERVED_READS[registration.REGISTRATION] = RESOURCE_READS | registration.READS
+_OBSERVED_READS[registration.CREDENTIALS] = RESOURCE_READS | registration.CREDENTIALS_READS
 REQUIRED_READS = registration.REQUIRED_READS
 
 

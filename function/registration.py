@@ -3,7 +3,9 @@
 Rules (SPEC §5): nothing is registered before the cluster is Ready and its
 credentials exist; once registered, a credential gap never drops the
 registration (it is kept as observed, with a Warning); only
-spec.argocd.register: false, or deleting the XR, removes it.
+spec.argocd.register: false, or deleting the XR, removes it. With delivery Object the
+registration is two resources, the Object and the credentials Secret it reads, and
+every rule holds for both.
 """
 
 import base64
@@ -31,6 +33,8 @@ from function.status import ArgoCDStatus, is_ready
 from function.xr import Composite, mapping
 
 REGISTRATION = "argocd-cluster"
+# Delivery Object only: the Secret holding data.config that the Object patches in.
+CREDENTIALS = "argocd-cluster-credentials"
 CONDITION = "ArgoCDRegistered"
 CONNECTION_SECRET = "cluster-connection-secret"
 # The observed registration is kept as it is through gaps (argocd.kept): all of it but
@@ -39,6 +43,9 @@ CONNECTION_SECRET = "cluster-connection-secret"
 READS = Reads(
     tuple(("metadata", key) for key in argocd.KEPT_METADATA), all_but=("metadata", "status")
 )
+# The credentials Secret is kept as it is through gaps too, and its config is what the
+# Object's digest and the status' authMethod follow.
+CREDENTIALS_READS = READS
 # Of a required connection Secret only its data is read.
 REQUIRED_READS = Reads((("data",),))
 
@@ -76,7 +83,7 @@ def register(
     """Add argocd-cluster (or deliberately leave it out) with its condition and status."""
     existing = observed.resources.get(REGISTRATION)
     if not xr.spec.argocd.register_:
-        # Leaving argocd-cluster out of desired state is what deletes it.
+        # Leaving argocd-cluster (and its credentials) out of desired state deletes them.
         _report(desired, "Disabled", "spec.argocd.register is false", ok=False)
         return
     how = argocd.delivery(xr, fn_input)
@@ -88,13 +95,15 @@ def register(
     if isinstance(connection, ClusterConnection):
         _write(xr, fn_input, cloud, observed, desired, connection, how)
     elif existing is not None:
-        _keep(desired, existing, connection)
+        _keep(desired, existing, observed.resources.get(CREDENTIALS), connection)
     else:
         if connection.broken:
             desired.results.append(Result(Severity.WARNING, connection.message, connection.reason))
         _report(desired, connection.reason, connection.message, ok=False)
     if REGISTRATION in desired.resources:
         desired.ready[REGISTRATION] = _registration_ready(existing)
+    if CREDENTIALS in desired.resources:
+        desired.ready[CREDENTIALS] = CREDENTIALS in observed.resources
 
 
 def _write(
@@ -118,7 +127,17 @@ def _write(
         },
         annotations=_cluster_facts(xr) | cloud.registration_annotations(xr, observed.resources),
     )
-    desired.resources[REGISTRATION] = argocd.deliver(xr, fn_input, secret, how)
+    applied = observed.resources.get(CREDENTIALS)
+    registration, credentials = argocd.deliver(
+        xr,
+        fn_input,
+        secret,
+        how,
+        applied_config=argocd.config_of(applied.manifest) if applied else None,
+    )
+    desired.resources[REGISTRATION] = registration
+    if credentials is not None:
+        desired.resources[CREDENTIALS] = credentials
     desired.results += [Result(Severity.WARNING, w, "ArgoCDConfig") for w in connection.warnings]
     registered = REGISTRATION in observed.resources
     status = ArgoCDStatus(
@@ -137,12 +156,21 @@ def _write(
         _report(desired, "Registering", message, ok=False, status=status)
 
 
-def _keep(desired: Desired, existing: ObservedResource, why: Waiting) -> None:
+def _keep(
+    desired: Desired,
+    existing: ObservedResource,
+    credentials: ObservedResource | None,
+    why: Waiting,
+) -> None:
     """Through a gap, the registration stays exactly as observed, and people are told."""
     desired.resources[REGISTRATION] = argocd.kept(existing.manifest)
+    if credentials is not None:
+        desired.resources[CREDENTIALS] = argocd.kept(credentials.manifest)
     message = f"kept the existing Argo CD registration unchanged: {why.message}"
     desired.results.append(Result(Severity.WARNING, message, why.reason))
     secret = argocd.registered_secret(existing.manifest)
+    if existing.manifest.get("kind") == "Object":
+        secret = argocd.with_credentials(secret, credentials.manifest if credentials else None)
     status = ArgoCDStatus(
         registered=True,
         name=argocd.secret_field(secret, "name"),

@@ -1,5 +1,6 @@
 """Requests as Crossplane sends them, built from plain dicts."""
 
+import copy
 from typing import Any
 
 from crossplane.function import resource
@@ -41,3 +42,38 @@ def request(
     for name, manifest in (desired or {}).items():
         req.desired.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
     return req
+
+
+REGISTRATION = "argocd-cluster"
+CREDENTIALS = "argocd-cluster-credentials"
+
+
+def argocd_secret(resources: dict[str, dict]) -> dict:
+    """The Argo CD cluster Secret as it lands, from composed resources by name.
+
+    Delivery Secret: argocd-cluster itself. Delivery Object: its manifest with every
+    references[].patchesFrom applied from the credentials Secret, as provider-kubernetes
+    does (fieldPath read from the referenced object, set at manifest.toFieldPath).
+    """
+    registration = resources[REGISTRATION]
+    if registration["kind"] != "Object":
+        return registration
+    secret = copy.deepcopy(registration["spec"]["forProvider"]["manifest"])
+    for ref in registration["spec"].get("references", []):
+        source = ref["patchesFrom"]
+        [referenced] = [
+            r
+            for r in resources.values()
+            if (r["apiVersion"], r["kind"]) == (source["apiVersion"], source["kind"])
+            and (r["metadata"]["name"], r["metadata"].get("namespace"))
+            == (source["name"], source["namespace"])
+        ]
+        value: Any = referenced
+        for key in source["fieldPath"].split("."):
+            value = value[key]
+        *parents, last = ref.get("toFieldPath", source["fieldPath"]).split(".")
+        target = secret
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[last] = value
+    return secret

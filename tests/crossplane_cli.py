@@ -166,9 +166,15 @@ def render_variant(
     if variant == "registered":
         # --observed-resources takes one file or folder: combine both into one file.
         previous = render_variant(crossplane, address, folder, "observed", workdir)
-        registration = as_observed(composed(documents(previous))["argocd-cluster"])
+        # The registration: argocd-cluster, and with delivery Object its credentials Secret.
+        written = composed(documents(previous))
+        registration = [
+            as_observed(written[name])
+            for name in ("argocd-cluster", "argocd-cluster-credentials")
+            if name in written
+        ]
         combined = workdir / f"{folder}-registered.yaml"
-        docs = [d for p in observed for d in documents(p.read_text())] + [registration]
+        docs = [d for p in observed for d in documents(p.read_text())] + registration
         combined.write_text(yaml.safe_dump_all(docs, sort_keys=False))
         observed = [combined]
     proc = render(crossplane, example, address, observed=observed, required=required)

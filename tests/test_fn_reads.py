@@ -20,6 +20,7 @@ from function.errors import InvalidSpec
 from function.state import Observed, ObservedResource
 from function.structs import to_dict
 from tests.builders import AKS_INPUT, GKE_INPUT, request, xr
+from tests.pki import kubeconfig, make_pki
 from tests.strategies import Case, cases
 from tests.test_fuzz import FUZZ
 
@@ -182,3 +183,38 @@ def test_ttl_is_generated_into_the_input_crd() -> None:
     schema = inputs.Input.model_json_schema()["properties"]["ttl"]
     assert schema["default"] == "60s"
     assert schema["pattern"] == inputs.TTL_PATTERN
+
+
+def test_the_credentials_secret_beside_an_object_is_read_as_declared() -> None:
+    """Registration keeps the observed credentials Secret through gaps and follows its
+    config: both need what compose reads of it (compose.CREDENTIALS_READS) declared."""
+    first = compose(
+        Observed(
+            composite=xr(),
+            input=AKS_INPUT,
+            resources={
+                "cluster": ObservedResource(
+                    {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+                    {"kubeconfig": kubeconfig(make_pki("reads"), "https://h:443")},
+                )
+            },
+        )
+    )
+    credentials = {
+        **first.resources["argocd-cluster-credentials"],
+        "metadata": {
+            **first.resources["argocd-cluster-credentials"]["metadata"],
+            "managedFields": [{"manager": "crossplane"}],
+            "finalizers": ["kubernetes.crossplane.io/referred-by-object-f00"],
+        },
+    }
+    observed = {
+        "cluster": {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+        "argocd-cluster": {**first.resources["argocd-cluster"], "metadata": {"name": "x"}},
+        "argocd-cluster-credentials": credentials,
+    }
+    req = request(xr(), observed=observed)  # a credential gap: the registration is kept
+    assert_same(req)
+    selected = fn.to_observed(fn.select_request(req)).resources["argocd-cluster-credentials"]
+    assert selected.manifest["data"] == credentials["data"]
+    assert "managedFields" not in selected.manifest["metadata"]

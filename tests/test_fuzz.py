@@ -39,6 +39,7 @@ from function.kubeconfig import (
     has_kubelogin,
     translate,
 )
+from tests.builders import CREDENTIALS, argocd_secret
 from tests.grpc_client import run_function
 from tests.strategies import (
     GUIDS,
@@ -300,11 +301,13 @@ def spec_of(case: Case) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def check_rendered_registration(manifest: dict[str, Any]) -> None:
+def check_rendered_registration(resources: dict[str, dict[str, Any]]) -> None:
     """A freshly rendered Argo CD cluster Secret (or the Object carrying it) Kubernetes accepts."""
-    secret = manifest
-    if manifest["kind"] == "Object":
-        secret = manifest["spec"]["forProvider"]["manifest"]
+    secret = argocd_secret(resources)
+    if resources[REGISTRATION]["kind"] == "Object":
+        # The Object carries no credentials: they come from the Secret beside it.
+        assert resources[REGISTRATION]["spec"]["forProvider"]["manifest"]["data"]["config"] == ""
+        assert set(resources[CREDENTIALS]["data"]) == {"config"}
     assert secret["kind"] == "Secret"
     assert secret["type"] == "Opaque"
     assert "stringData" not in secret
@@ -369,12 +372,12 @@ def check_response(case: Case, rsp: fnv1.RunFunctionResponse) -> str:
         assert condition.status == fnv1.STATUS_CONDITION_TRUE
         assert status["registered"] is True
         if condition.reason == "Registered":
-            check_rendered_registration(resources[REGISTRATION]["resource"])
+            check_rendered_registration({n: r["resource"] for n, r in resources.items()})
         return "kept-or-updated"
     assert status["registered"] is False
     assert condition.status == fnv1.STATUS_CONDITION_FALSE
     if REGISTRATION in resources:
-        check_rendered_registration(resources[REGISTRATION]["resource"])
+        check_rendered_registration({n: r["resource"] for n, r in resources.items()})
         return "registering"
     return "waiting"
 
@@ -670,7 +673,7 @@ def test_ten_thousand_labels_are_rendered_quickly() -> None:
     rsp = run(case.request())
     elapsed = time.perf_counter() - start
     assert check_response(case, rsp) == "registering"
-    secret = resources_of(rsp)[REGISTRATION]["spec"]["forProvider"]["manifest"]
+    secret = argocd_secret(resources_of(rsp))
     assert labels.items() <= secret["metadata"]["labels"].items()
     assert elapsed < 2.0, f"took {elapsed:.2f}s"
 
@@ -724,9 +727,8 @@ def test_long_xr_names_render_valid_resources(name: str, namespace: str | None, 
     rsp = run(case.request())
     assert check_response(case, rsp) == "registering"
     resources = resources_of(rsp)
-    registration = resources[REGISTRATION]
-    secret = registration["spec"]["forProvider"]["manifest"] if namespace else registration
-    check_rendered_registration(registration)
+    secret = argocd_secret(resources)
+    check_rendered_registration(resources)
     composite_label = secret["metadata"]["labels"]["gitopscluster.fn.crossplane.io/composite-name"]
     assert composite_label.startswith(name[:40].replace(".", "-"))
     ref = resources["cluster"]["spec"]["writeConnectionSecretToRef"]["name"]

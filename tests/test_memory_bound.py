@@ -155,7 +155,9 @@ def test_answers_over_a_mib_are_not_remembered() -> None:
     runner = fn.FunctionRunner()
     for index in range(3):
         rsp = asyncio.run(runner.RunFunction(xr_request(index), None))
-        assert rsp.desired.resources["argocd-cluster"].resource.ByteSize() > 1024 * 1024
+        # The namespaced XR's credentials travel in the Secret beside its Object.
+        credentials = rsp.desired.resources["argocd-cluster-credentials"]
+        assert credentials.resource.ByteSize() > 1024 * 1024
     assert runner._memo.bytes == 0
 
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from function.argocd import config_digest
 from function.compose import compose
 from function.errors import InvalidSpec
-from function.registration import CONDITION, CONNECTION_SECRET, REGISTRATION
+from function.registration import CONDITION, CONNECTION_SECRET, CREDENTIALS, REGISTRATION
 from function.state import Desired, Observed, ObservedResource, Severity
-from tests.builders import AKS_INPUT, GKE_INPUT, xr
+from tests.builders import AKS_INPUT, GKE_INPUT, argocd_secret, xr
 from tests.pki import kubeconfig as make_kubeconfig
 from tests.pki import make_pki
 
@@ -52,6 +53,7 @@ def observe(
     cluster_manifest: dict[str, Any] | None = None,
     details: dict[str, bytes] | None = None,
     registration: dict[str, Any] | None = None,
+    credentials: dict[str, Any] | None = None,
     required: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Observed:
     resources = {}
@@ -59,6 +61,8 @@ def observe(
         resources["cluster"] = ObservedResource(cluster_manifest, details or {})
     if registration is not None:
         resources[REGISTRATION] = ObservedResource(registration)
+    if credentials is not None:
+        resources[CREDENTIALS] = ObservedResource(credentials)
     return Observed(
         composite=composite or xr(),
         input=fn_input or AKS_INPUT,
@@ -73,8 +77,8 @@ def condition(desired: Desired) -> tuple[bool, str]:
 
 
 def registration_secret(desired: Desired) -> dict[str, Any]:
-    composed = desired.resources[REGISTRATION]
-    return composed["spec"]["forProvider"]["manifest"] if composed["kind"] == "Object" else composed
+    """The Argo CD Secret as it lands (an Object's assembled as provider-kubernetes does)."""
+    return argocd_secret(desired.resources)
 
 
 def data(secret: dict[str, Any]) -> dict[str, str]:
@@ -93,10 +97,28 @@ def warnings(desired: Desired) -> list[str]:
 
 def registered(composite: dict[str, Any] | None = None) -> dict[str, Any]:
     """The registration as the previous reconcile wrote it, now observed."""
+    return registration_written(composite)[REGISTRATION]
+
+
+def registration_written(
+    composite: dict[str, Any] | None = None, details: dict[str, bytes] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every resource of the registration the previous reconcile wrote (with delivery
+    Object: the Object and its credentials Secret), by composition resource name."""
     first = compose(
-        observe(composite, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+        observe(
+            composite,
+            cluster_manifest=cluster(),
+            details=details or {"kubeconfig": KUBECONFIG},
+        )
     )
-    return first.resources[REGISTRATION]
+    return {k: v for k, v in first.resources.items() if k in (REGISTRATION, CREDENTIALS)}
+
+
+def named(written: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The registration as observed: Crossplane has named the Object."""
+    obj = written[REGISTRATION]
+    return {**written, REGISTRATION: {**obj, "metadata": {"name": "x7k2p", "namespace": "team-a"}}}
 
 
 # --- when a registration is written -------------------------------------------------
@@ -190,7 +212,9 @@ def test_observed_registration_is_kept_through_gaps(
     cluster_manifest: dict | None, details: dict[str, bytes], reason: str
 ) -> None:
     identity = {"name": "team-a-dev-x7k2p", "namespace": "team-a", "labels": {"a": "b"}}
-    previous = {**registered(), "metadata": identity}
+    written = registration_written()
+    previous = {**written[REGISTRATION], "metadata": identity}
+    credentials = written[CREDENTIALS]
     observed_copy = {
         **previous,
         "metadata": {
@@ -201,11 +225,26 @@ def test_observed_registration_is_kept_through_gaps(
         },
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }
+    observed_credentials = {
+        **credentials,
+        "metadata": {
+            **credentials["metadata"],
+            "uid": "f01",
+            "finalizers": ["kubernetes.crossplane.io/referred-by-object-f00"],
+        },
+    }
     desired = compose(
-        observe(cluster_manifest=cluster_manifest, details=details, registration=observed_copy)
+        observe(
+            cluster_manifest=cluster_manifest,
+            details=details,
+            registration=observed_copy,
+            credentials=observed_credentials,
+        )
     )
     assert desired.resources[REGISTRATION] == previous, "kept exactly as it was"
+    assert desired.resources[CREDENTIALS] == credentials, "its credentials too"
     assert desired.ready[REGISTRATION] is True
+    assert desired.ready[CREDENTIALS] is True
     assert condition(desired) == (True, reason)
     (warning,) = [w for w in warnings(desired) if "kept the existing Argo CD registration" in w]
     assert warning
@@ -356,6 +395,10 @@ def test_secret_shape_labels_annotations_and_data() -> None:
     assert secret["metadata"]["annotations"] == {
         "owner": "platform",
         "team": "a",
+        # Delivery Object only: the digest of the credentials the Object reads.
+        "gitopscluster.fn.crossplane.io/config-digest": config_digest(
+            desired.resources[CREDENTIALS]["data"]["config"]
+        ),
         "gitopscluster.fn.crossplane.io/location": "westeurope",
         "gitopscluster.fn.crossplane.io/kubernetes-version": "1.33.2",
         "gitopscluster.fn.crossplane.io/node-size": "Standard_D4s_v5",
@@ -566,3 +609,189 @@ def test_gke_client_certificate_is_a_fatal_naming_the_field() -> None:
     with pytest.raises(InvalidSpec) as exc:
         compose(observe(xr({"argocd": {"auth": "ClientCertificate"}}), GKE_INPUT))
     assert str(exc.value).startswith("spec.argocd.auth: ClientCertificate is not available for GKE")
+
+
+# --- delivery Object: credentials only in a Secret of the function's own -------------------
+
+
+def _object_and_credentials(desired: Desired) -> tuple[dict[str, Any], dict[str, Any]]:
+    return desired.resources[REGISTRATION], desired.resources[CREDENTIALS]
+
+
+def test_delivery_object_carries_no_credential_and_patches_config_from_its_secret() -> None:
+    written = compose(observe(cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG}))
+    obj, credentials = _object_and_credentials(written)
+    name = "cluster-team-a-team-a-dev-67951-credentials"
+    assert credentials == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": name,
+            "namespace": "team-a",
+            "labels": {"app.kubernetes.io/managed-by": "function-gitops-cluster"},
+        },
+        "type": "Opaque",
+        "data": {"config": credentials["data"]["config"]},
+    }
+    assert obj["spec"]["references"] == [
+        {
+            "patchesFrom": {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "name": name,
+                "namespace": "team-a",
+                "fieldPath": "data.config",
+            },
+            "toFieldPath": "data.config",
+        }
+    ]
+    manifest = obj["spec"]["forProvider"]["manifest"]
+    # Every key of the Argo CD Secret but config, which is only a placeholder here.
+    assert set(manifest["data"]) == {"name", "server", "config"}
+    assert manifest["data"]["config"] == ""
+    digest = manifest["metadata"]["annotations"]["gitopscluster.fn.crossplane.io/config-digest"]
+    assert digest == config_digest(credentials["data"]["config"])
+    # No key, certificate or kubeconfig byte anywhere in the Object, plain or base64.
+    text = json.dumps(obj)
+    config = base64.b64decode(credentials["data"]["config"]).decode()
+    for secret in (
+        PKI.client_key_data,
+        PKI.client_cert_data,
+        PKI.ca_data,
+        base64.b64decode(PKI.client_key_data).decode().splitlines()[1],
+        base64.b64decode(PKI.client_cert_data).decode().splitlines()[1],
+        credentials["data"]["config"],
+        config,
+        base64.b64encode(KUBECONFIG).decode()[:40],
+    ):
+        assert secret not in text
+    # What provider-kubernetes assembles is the whole Argo CD Secret.
+    assert json.loads(data(registration_secret(written))["config"])["tlsClientConfig"] == {
+        "insecure": False,
+        "caData": PKI.ca_data,
+        "certData": PKI.client_cert_data,
+        "keyData": PKI.client_key_data,
+    }
+
+
+def test_delivery_secret_is_unchanged_and_has_no_credentials_secret() -> None:
+    desired = compose(
+        observe(xr(namespace=None), cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+    )
+    secret = desired.resources[REGISTRATION]
+    assert CREDENTIALS not in desired.resources
+    assert "references" not in secret
+    assert "gitopscluster.fn.crossplane.io/config-digest" not in secret["metadata"]["annotations"]
+    assert json.loads(data(secret)["config"])["tlsClientConfig"]["keyData"] == PKI.client_key_data
+
+
+def test_cluster_scoped_object_reads_credentials_from_the_connection_secret_namespace() -> None:
+    fn_input = {**AKS_INPUT, "argocd": {"delivery": "Object"}}
+    desired = compose(
+        observe(
+            xr(namespace=None),
+            fn_input,
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG},
+        )
+    )
+    obj, credentials = _object_and_credentials(desired)
+    assert credentials["metadata"]["namespace"] == "crossplane-system"
+    (reference,) = obj["spec"]["references"]
+    assert reference["patchesFrom"]["namespace"] == "crossplane-system"
+    assert reference["patchesFrom"]["name"] == credentials["metadata"]["name"]
+
+
+def test_rotation_changes_the_secret_first_and_the_object_on_the_next_call() -> None:
+    """Crossplane applies composed resources in no set order: the Object's digest follows
+    the credentials Secret as observed, so the provider never re-reads a stale Secret."""
+    old = registration_written()
+    rotated = make_pki("registration-rotated")
+    new_kubeconfig = make_kubeconfig(rotated, SERVER)
+
+    def call(credentials: dict[str, Any]) -> Desired:
+        return compose(
+            observe(
+                cluster_manifest=cluster(),
+                details={"kubeconfig": new_kubeconfig},
+                registration=old[REGISTRATION],
+                credentials=credentials,
+            )
+        )
+
+    first = call(old[CREDENTIALS])
+    assert first.resources[CREDENTIALS]["data"] != old[CREDENTIALS]["data"]
+    assert first.resources[REGISTRATION] == old[REGISTRATION], "the Object waits for its Secret"
+    second = call(first.resources[CREDENTIALS])
+    assert second.resources[CREDENTIALS] == first.resources[CREDENTIALS]
+    annotations = second.resources[REGISTRATION]["spec"]["forProvider"]["manifest"]["metadata"][
+        "annotations"
+    ]
+    assert annotations["gitopscluster.fn.crossplane.io/config-digest"] == config_digest(
+        first.resources[CREDENTIALS]["data"]["config"]
+    )
+    assert _config(second)["tlsClientConfig"]["certData"] == rotated.client_cert_data
+
+
+def test_kept_object_never_keeps_credentials_the_provider_wrote_into_its_spec() -> None:
+    """provider-kubernetes v1.2.1 persists the patched manifest once, on create (#223)."""
+    written = named(registration_written())
+    obj = json.loads(json.dumps(written[REGISTRATION]))
+    obj["spec"]["forProvider"]["manifest"]["data"]["config"] = written[CREDENTIALS]["data"][
+        "config"
+    ]
+    desired = compose(
+        observe(
+            cluster_manifest=cluster(),
+            registration=obj,
+            credentials=written[CREDENTIALS],
+        )
+    )
+    assert condition(desired) == (True, "WaitingForCredentials")
+    assert desired.resources[REGISTRATION] == written[REGISTRATION]
+    assert desired.resources[CREDENTIALS] == written[CREDENTIALS]
+
+
+def test_object_without_its_credentials_secret_is_kept_and_reported_without_auth() -> None:
+    written = named(registration_written())
+    desired = compose(observe(cluster_manifest=cluster(), registration=written[REGISTRATION]))
+    assert desired.resources[REGISTRATION] == written[REGISTRATION]
+    assert CREDENTIALS not in desired.resources
+    assert argocd_status(desired) == (True, "team-a-team-a-dev", SERVER, None)
+
+
+def test_registration_readiness_is_the_objects_ready_condition() -> None:
+    written = registration_written()
+    for expected in (False, True):
+        says = {"type": "Ready", "status": str(expected)}
+        obj = {**written[REGISTRATION], "status": {"conditions": [says]}}
+        desired = compose(
+            observe(
+                cluster_manifest=cluster(),
+                details={"kubeconfig": KUBECONFIG},
+                registration=obj,
+                credentials=written[CREDENTIALS],
+            )
+        )
+        assert desired.ready[REGISTRATION] is expected
+        assert desired.ready[CREDENTIALS] is True
+
+
+@pytest.mark.parametrize("how", ["register-false", "nothing-before-ready"])
+def test_neither_resource_exists_when_the_registration_must_not(how: str) -> None:
+    written = registration_written()
+    if how == "register-false":
+        observed = observe(
+            xr({"argocd": {"register": False}}),
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG},
+            registration=written[REGISTRATION],
+            credentials=written[CREDENTIALS],
+        )
+    else:
+        observed = observe(
+            cluster_manifest=cluster(ready=False), details={"kubeconfig": KUBECONFIG}
+        )
+    desired = compose(observed)
+    assert REGISTRATION not in desired.resources
+    assert CREDENTIALS not in desired.resources

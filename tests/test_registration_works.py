@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from tests.argocd_client import cluster_from_secret, get_version
+from tests.builders import argocd_secret
 from tests.conftest import CrossplaneCLI, FunctionServer
 from tests.crossplane_cli import EXAMPLE_FOLDERS, Example, composed, documents, render
 from tests.https_server import ApiServer
@@ -69,14 +70,12 @@ class Registration:
     server: str  # the API server URL the example names
     host: str
     token: str | None  # the fresh bearer token, where the example's kubeconfig has one
-    composed: dict[str, Any]  # argocd-cluster as rendered (Secret or Object)
+    resources: dict[str, Any]  # every composed resource as rendered, by name
 
     @property
     def secret(self) -> dict[str, Any]:
-        """The Argo CD cluster Secret, whichever way it is delivered."""
-        if self.composed["kind"] == "Object":
-            return self.composed["spec"]["forProvider"]["manifest"]
-        return self.composed
+        """The Argo CD cluster Secret as it lands, whichever way it is delivered."""
+        return argocd_secret(self.resources)
 
 
 Registered = Callable[[str], Registration]
@@ -124,7 +123,7 @@ def _register(crossplane: CrossplaneCLI, address: str, folder: str, workdir: Pat
     assert proc.returncode == 0, f"render {folder} failed:\n{proc.stderr}"
     resources = composed(documents(proc.stdout))
     assert "argocd-cluster" in resources, f"{folder}: no argocd-cluster was composed"
-    return Registration(folder, pki, server, host, fresh_token, resources["argocd-cluster"])
+    return Registration(folder, pki, server, host, fresh_token, resources)
 
 
 # --- the example's inputs with fresh credentials ------------------------------------------------
@@ -226,14 +225,21 @@ def test_secret_follows_spec(registered: Registered, folder: str) -> None:
     argocd = xr["spec"].get("argocd", {})
     secret = reg.secret
 
-    # Delivery (SPEC §4): a namespaced XR outside Argo CD's namespace needs an Object.
+    # Delivery (SPEC §4): a namespaced XR outside Argo CD's namespace needs an Object,
+    # whose config comes from a Secret in the XR's namespace, never from the Object.
+    composed = reg.resources["argocd-cluster"]
     if namespace:
-        assert (reg.composed["apiVersion"], reg.composed["kind"]) == (
+        assert (composed["apiVersion"], composed["kind"]) == (
             "kubernetes.m.crossplane.io/v1alpha1",
             "Object",
         )
+        assert composed["spec"]["forProvider"]["manifest"]["data"]["config"] == ""
+        credentials = reg.resources["argocd-cluster-credentials"]
+        assert credentials["metadata"]["namespace"] == namespace
+        assert credentials["data"]["config"] == secret["data"]["config"]
     else:
-        assert reg.composed is secret
+        assert composed is secret
+        assert "argocd-cluster-credentials" not in reg.resources
     assert (secret["apiVersion"], secret["kind"]) == ("v1", "Secret")
     assert secret["metadata"]["namespace"] == fn_input["argocd"]["namespace"]
 

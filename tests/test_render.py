@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import argocd_secret
 from tests.crossplane_cli import EXAMPLE_FOLDERS, VARIANTS, composed, documents, results
 
 Rendered = Callable[[str, str], str]
@@ -90,7 +91,10 @@ def test_ready_follows_observed_cluster(rendered: Rendered, folder: str) -> None
     # The registration written on this reconcile is not Ready until it is observed.
     observed = documents(rendered(folder, "observed"))
     ready = {c["type"]: c for c in observed[0]["status"]["conditions"]}["Ready"]
-    assert (ready["status"], ready["message"]) == ("False", "Unready resources: argocd-cluster")
+    unready = "argocd-cluster"
+    if "namespaced" in folder:  # delivery Object: the Object and its credentials Secret
+        unready += ", argocd-cluster-credentials"
+    assert (ready["status"], ready["message"]) == ("False", f"Unready resources: {unready}")
 
     observed = documents(rendered(folder, "registered"))
     ready = {c["type"]: c for c in observed[0]["status"]["conditions"]}["Ready"]
@@ -132,12 +136,7 @@ def test_counts_stay_integers(rendered: Rendered, folder: str) -> None:
     assert numbers, "the examples set node counts"
     assert all(isinstance(n, int) for n in numbers), numbers
     # Numbers that become strings (annotations for ApplicationSet templates) too.
-    registration = resources["argocd-cluster"]
-    secret = (
-        registration["spec"]["forProvider"]["manifest"]
-        if registration["kind"] == "Object"
-        else registration
-    )
+    secret = argocd_secret(resources)
     counts = {k: v for k, v in secret["metadata"]["annotations"].items() if k.endswith("count")}
     assert counts, "the Secret carries node counts"
     assert all(v.isdigit() for v in counts.values()), counts

@@ -40,6 +40,8 @@ from tests.secrets_fixture import (
 )
 
 REGISTRATION = "argocd-cluster"
+# Delivery Object (these XRs are namespaced): the one place credentials may be composed.
+CREDENTIALS = "argocd-cluster-credentials"
 CONDITION = "ArgoCDRegistered"
 HOST = "team-a-dev-hygiene.hcp.westeurope.azmk8s.io"
 SERVER = f"https://{HOST}:443"
@@ -229,11 +231,9 @@ def connection_secret(data: dict[str, str]) -> dict[str, Any]:
 def aks_request(
     details: dict[str, bytes] | None = None,
     required: list[dict[str, Any]] | None = None,
-    registered: dict[str, Any] | None = None,
+    registered: dict[str, dict[str, Any]] | None = None,
 ) -> fnv1.RunFunctionRequest:
-    observed = {"cluster": aks_cluster()}
-    if registered is not None:
-        observed[REGISTRATION] = registered
+    observed = {"cluster": aks_cluster(), **(registered or {})}
     req = request(xr(), observed=observed)
     for key, value in (details or {}).items():
         req.observed.resources["cluster"].connection_details[key] = value
@@ -256,7 +256,7 @@ class Hygiene:
     """The function under test with every log line it writes (repr redacted, as Secrets)."""
 
     server: FunctionServer
-    registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    registrations: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Hygiene({self.server.address})"
@@ -264,17 +264,20 @@ class Hygiene:
     def call(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         return run_function(self.server.address, req)
 
-    def registered(self, s: Secrets) -> dict[str, Any]:
-        """argocd-cluster as Crossplane observes it after a successful registration."""
+    def registered(self, s: Secrets) -> dict[str, dict[str, Any]]:
+        """The registration (Object and credentials Secret) as Crossplane observes it after
+        a successful registration, by composition resource name."""
         if "aks" not in self.registrations:
             rsp = self.call(aks_request({"kubeconfig": good(s)}))
-            desired = resource.struct_to_dict(rsp.desired.resources[REGISTRATION].resource)
-            observed = as_observed(desired)
-            observed["metadata"] = {
-                "name": "team-a-dev-c08606ff90b5",
-                "namespace": "team-a",
-                "annotations": {"crossplane.io/composition-resource-name": REGISTRATION},
-            }
+            observed = {}
+            for name in (REGISTRATION, CREDENTIALS):
+                desired = resource.struct_to_dict(rsp.desired.resources[name].resource)
+                observed[name] = as_observed(desired)
+                observed[name]["metadata"] = {
+                    "name": desired.get("metadata", {}).get("name", "team-a-dev-c08606ff90b5"),
+                    "namespace": "team-a",
+                    "annotations": {"crossplane.io/composition-resource-name": name},
+                }
             self.registrations["aks"] = observed
         return self.registrations["aks"]
 
@@ -309,7 +312,8 @@ class Expect:
     reason: str  # of the ArgoCDRegistered condition
     status: bool
     warnings: tuple[str, ...] = ()  # reasons of the Warning results
-    carries: tuple[str, ...] = ()  # fixtures that must be in argocd-cluster (proves detection)
+    # Fixtures that must be in the credentials Secret (proves detection).
+    carries: tuple[str, ...] = ()
 
 
 Build = Callable[[Secrets, Hygiene], fnv1.RunFunctionRequest]
@@ -477,8 +481,14 @@ CASES: dict[str, tuple[Build, Expect]] = {
 }
 
 
+def carrier(rsp: fnv1.RunFunctionResponse) -> str:
+    """The composed resource credentials may be in: the credentials Secret beside a delivery
+    Object, or the delivered Argo CD Secret itself. Never the Object."""
+    return CREDENTIALS if CREDENTIALS in rsp.desired.resources else REGISTRATION
+
+
 def places(rsp: fnv1.RunFunctionResponse) -> dict[str, bytes | str]:
-    """Everything a response shows people, except the registration itself."""
+    """Everything a response shows people, except where credentials belong (carrier)."""
     shown: dict[str, bytes | str] = {}
     for i, result in enumerate(rsp.results):
         shown[f"results[{i}].message"] = result.message
@@ -489,8 +499,8 @@ def places(rsp: fnv1.RunFunctionResponse) -> dict[str, bytes | str]:
     shown["desired XR (status)"] = json_format.MessageToJson(rsp.desired.composite)
     rest = fnv1.RunFunctionResponse()
     rest.CopyFrom(rsp)
-    if REGISTRATION in rest.desired.resources:
-        del rest.desired.resources[REGISTRATION]
+    if carrier(rsp) in rest.desired.resources:
+        del rest.desired.resources[carrier(rsp)]
     shown["rest of the response"] = json_format.MessageToJson(rest)
     return shown
 
@@ -518,9 +528,10 @@ def test_no_secret_leaves_through_grpc(hygiene: Hygiene, creds: Secrets, case: s
     check_outcome(case, rsp, expect)
     assert_no_leaks(creds.fixtures, {"server log": log, **places(rsp)}, case)
     if expect.carries:
-        registration = json_format.MessageToJson(rsp.desired.resources[REGISTRATION])
-        found = {leak.split(" (")[0] for leak in find_leaks(creds.fixtures, {"": registration})}
-        assert set(expect.carries) <= found, f"{case}: fixtures not detected in argocd-cluster"
+        assert carrier(rsp) == CREDENTIALS, f"{case}: a namespaced XR's credentials Secret"
+        carried = json_format.MessageToJson(rsp.desired.resources[CREDENTIALS])
+        found = {leak.split(" (")[0] for leak in find_leaks(creds.fixtures, {"": carried})}
+        assert set(expect.carries) <= found, f"{case}: fixtures not detected in {CREDENTIALS}"
 
 
 # --- through the real `crossplane render` -----------------------------------------------------
@@ -569,10 +580,11 @@ def test_no_secret_leaves_through_crossplane_render(
     if reason == "Registering":
         assert not [e for e in events if e["severity"] == "Warning"]
         # The credentials did go somewhere, and the finder sees them there.
-        carried = find_leaks(creds.fixtures, {"": json.dumps(resources[REGISTRATION])})
+        carried = find_leaks(creds.fixtures, {"": json.dumps(resources[CREDENTIALS])})
         assert {leak.split(" (")[0] for leak in carried} >= set(CERT_CREDS)
     else:
         assert REGISTRATION not in resources
+        assert CREDENTIALS not in resources
         warnings = [e for e in events if e["severity"] == "Warning"]
         assert len(warnings) == 1, "the function's Warning result became one Warning event"
         assert warnings[0]["reason"] == reason
@@ -586,7 +598,7 @@ def test_no_secret_leaves_through_crossplane_render(
         **{
             f"composed {name}": json.dumps(r)
             for name, r in resources.items()
-            if name != REGISTRATION
+            if name != CREDENTIALS  # the Object (argocd-cluster) is scanned: it carries none
         },
     }
     assert b"composed" in log, "the --debug log did not capture the render's calls"

@@ -51,6 +51,8 @@ GKE_CLUSTER = {
 }
 GKE_XR = {**xr(), "kind": "GKECluster"}
 REGISTRATION = "argocd-cluster"
+# The XRs are namespaced: delivery Object, with its credentials Secret beside it.
+REGISTERED = frozenset({REGISTRATION, "argocd-cluster-credentials"})
 CONDITION = "ArgoCDRegistered"
 
 
@@ -121,18 +123,18 @@ def request_mix(address: str) -> list[Kind]:
         Kind(
             "aks-registered",
             aks_registered,
-            Expected(aks | {REGISTRATION}, (True, "Registered")),
+            Expected(aks | REGISTERED, (True, "Registered")),
         ),
         Kind(
             "aks-from-required-secret",
             with_secret(request(xr(), observed={"cluster": AKS_CLUSTER}), kubeconfig=KUBECONFIG),
-            Expected(aks | {REGISTRATION}, (False, "Registering"), requirement=True),
+            Expected(aks | REGISTERED, (False, "Registering"), requirement=True),
         ),
         Kind("aks-new", request(xr()), Expected(aks, (False, "WaitingForCluster"))),
         Kind(
             "gke-registered",
             gke_registered,
-            Expected(gke | {REGISTRATION}, (True, "Registered")),
+            Expected(gke | REGISTERED, (True, "Registered")),
         ),
         Kind(
             "aks-broken-kubeconfig",
