@@ -89,17 +89,41 @@ def test_claim_becomes_apps_on_a_new_aks_cluster(examples: dict[str, Pipeline]) 
 def test_namespaced_xr_registers_through_a_provider_kubernetes_object(
     stack: Stack, examples: dict[str, Pipeline]
 ) -> None:
-    """(b) A namespaced XR outside Argo CD's namespace: the Secret arrives as an Object."""
+    """(b) A namespaced XR outside Argo CD's namespace: the Secret arrives as an Object,
+    which holds no credential: provider-kubernetes patches config in from a Secret."""
     run = examples["team-a-dev"]
-    [obj] = stack.hub.kube.list("kubernetes.m.crossplane.io/v1alpha1", "Object", "team-a")
+    secret = run.registered()
+    obj = run_object(stack, run)
     manifest = obj["spec"]["forProvider"]["manifest"]
     assert manifest["kind"] == "Secret"
     assert manifest["metadata"]["namespace"] == NAMESPACE
     assert condition(obj, "Ready")["status"] == "True"
-    secret = run.registered()
     assert secret["metadata"]["name"] == manifest["metadata"]["name"]
-    # --sanitize-secrets: the provider never copies the Secret's data into the Object's status.
-    assert secret["data"]["config"] not in json.dumps(obj["status"])
+    # Argo CD's Secret has the real config, assembled by provider-kubernetes...
+    assert config(secret)["tlsClientConfig"]["certData"] == b64(run.identity.credentials.cert)
+    assert set(secret["data"]) == set(manifest["data"])
+    # ...from the credentials Secret the function composed in the XR's namespace...
+    (reference,) = obj["spec"]["references"]
+    source = reference["patchesFrom"]
+    assert (source["kind"], source["namespace"], reference["toFieldPath"]) == (
+        "Secret",
+        "team-a",
+        "data.config",
+    )
+    credentials = stack.hub.kube.get("v1", "Secret", source["name"], "team-a")
+    assert credentials["data"] == {"config": secret["data"]["config"]}
+    # ...and no credential byte is anywhere in the Object: spec, status or metadata.
+    # provider-kubernetes v1.2.1 writes the patched manifest into the Object's spec once,
+    # on create (provider-kubernetes#223); Crossplane's next apply puts the placeholder back.
+    seen = leaks(run_object(stack, run), run, secret)
+    if seen:
+        run.milestone(f"Object briefly carried {', '.join(seen)} (provider-kubernetes#223)")
+    wait_until(
+        lambda: not leaks(run_object(stack, run), run, secret),
+        "the Object to carry no credential",
+        timeout=30,
+    )
+    run.milestone("Object scanned: no credential in it")
 
 
 @pytest.mark.parametrize("name", ["shared-tools", "team-b-staging"])
@@ -141,6 +165,42 @@ def test_credential_rotation_reaches_argocd_and_new_commits_still_deploy(stack: 
             == "2"
         ),
         "guestbook release 2 on the cluster",
+    )
+    run.milestone("new commit deployed with the new certificate")
+
+
+def test_namespaced_rotation_reaches_argocd_through_the_object(stack: Stack) -> None:
+    """(d') The same rotation for a namespaced XR: the new certificate goes into the
+    credentials Secret, provider-kubernetes brings it into Argo CD's Secret within
+    seconds (not at its next poll), and the Object never holds it."""
+    run = Pipeline(stack, example("aks-namespaced", "xr.yaml", "rotating-ns"), "rotation-object")
+    app = run.through_to_apps()
+    old = run.identity
+    new = stack.cloud.issue_admin(run.cluster)
+    stack.cloud.publish(stack.cloud.cluster_resource(run.xr()), new)
+    stack.cloud.revoke(run.cluster, old)
+    run.milestone("credentials rotated, old certificate revoked")
+
+    new_cert = b64(new.credentials.cert)
+    wait_until(
+        lambda: config(run.registered())["tlsClientConfig"]["certData"] == new_cert,
+        "the registration to carry the new certificate",
+        timeout=30,  # provider-kubernetes polls every minute here: this must not wait for it
+    )
+    run.milestone("Argo CD's Secret follows the rotation through the Object")
+    run.identity = new
+    assert not leaks(run_object(stack, run), run, run.registered())
+    revision = stack.apps.guestbook_release("3")
+    refresh(stack, app)
+    run.synced(app, revision)
+    wait_until(
+        lambda: (
+            run.cluster.kube.get("v1", "ConfigMap", GUESTBOOK_CONFIG, "guestbook")["data"][
+                "release"
+            ]
+            == "3"
+        ),
+        "guestbook release 3 on the cluster",
     )
     run.milestone("new commit deployed with the new certificate")
 
@@ -202,6 +262,38 @@ def test_deleting_the_claim_leaves_nothing_in_argocd(stack: Stack) -> None:
         "the XR to be deleted",
     )
     run.milestone("claim, XR, registration and Applications gone")
+
+
+def run_object(stack: Stack, run: Pipeline) -> dict:
+    """The provider-kubernetes Object that delivers a namespaced XR's registration."""
+    namespace = run.manifest["metadata"]["namespace"]
+    return next(
+        o
+        for o in stack.hub.kube.list("kubernetes.m.crossplane.io/v1alpha1", "Object", namespace)
+        if o["metadata"]["labels"].get("crossplane.io/composite") == run.xr_name
+    )
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def leaks(obj: dict, run: Pipeline, secret: dict) -> list[str]:
+    """Which credentials appear in the whole Object (plain, base64, or a PEM line)."""
+    creds = run.identity.credentials
+    config_b64 = secret["data"]["config"]
+    found = {
+        "config (base64)": config_b64,
+        "config (plain)": base64.b64decode(config_b64).decode(),
+        "client certificate (base64)": b64(creds.cert),
+        "client key (base64)": b64(creds.key),
+        "CA certificate (base64)": b64(creds.ca),
+    }
+    for label, pem in (("client certificate", creds.cert), ("client key", creds.key)):
+        body = [line for line in pem.decode().splitlines() if line and "-----" not in line]
+        found[f"{label} (PEM line)"] = body[0]
+    text = json.dumps(obj)
+    return [label for label, value in found.items() if value in text]
 
 
 def refresh(stack: Stack, app: dict) -> None:
