@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("e2e")
 LABELS = "gitopscluster.fn.crossplane.io"
-TIMEOUT = 90
 REGISTERED = "registered in Argo CD"
 
 
@@ -87,7 +86,7 @@ class Pipeline:
     def provision(self) -> Pipeline:
         """The cloud creates the cluster: a stand-in API server, reported Ready."""
         self.cluster = self.stack.standin(self.scenario)
-        xr = wait_until(lambda: self.xr() if self.xr() else None, "the XR", timeout=TIMEOUT)
+        xr = wait_until(self.xr, "the XR")
         self.identity = self.stack.cloud.provision(xr, self.cluster)
         self.milestone("cluster Ready")
         return self
@@ -99,7 +98,6 @@ class Pipeline:
                 (s for s in self.secrets() if _decoded(s, "server") == self.cluster.url), None
             ),
             f"the Argo CD cluster Secret for {self.cluster.url}",
-            timeout=TIMEOUT,
         )
         if REGISTERED not in self.marks:
             self.milestone(REGISTERED)
@@ -126,7 +124,6 @@ class Pipeline:
                 (a for a in self.applications() if a["metadata"]["name"].startswith(appset)), None
             ),
             f"an Application from ApplicationSet {appset}",
-            timeout=TIMEOUT,
         )
         self.milestone(f"Application {app['metadata']['name']} generated")
         return app
@@ -141,7 +138,7 @@ class Pipeline:
                 return now
             return None
 
-        synced = wait_until(done, f"{app['metadata']['name']} to be Synced", timeout=TIMEOUT)
+        synced = wait_until(done, f"{app['metadata']['name']} to be Synced")
         self.milestone(f"Application {app['metadata']['name']} Synced")
         return synced
 
@@ -149,7 +146,6 @@ class Pipeline:
         obj = wait_until(
             lambda: self.cluster.kube.get(api_version, kind, name, namespace),
             f"{kind} {namespace}/{name} on the new cluster",
-            timeout=TIMEOUT,
         )
         self.milestone(f"{kind} {namespace}/{name} on the new cluster")
         return obj

@@ -63,6 +63,11 @@ class Process:
             _running.remove(self)
 
 
+def running() -> list[Process]:
+    """Every process started and not yet stopped, oldest first."""
+    return list(_running)
+
+
 def stop_all() -> None:
     """Stop whatever is still running, newest first."""
     for process in reversed(list(_running)):
@@ -126,7 +131,7 @@ def wait_until(
     check: Callable[[], object],
     what: str,
     *,
-    timeout: float = 60,
+    timeout: float = 90,
     interval: float = 0.2,
     process: Process | None = None,
 ) -> object:

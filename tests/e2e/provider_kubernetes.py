@@ -10,9 +10,14 @@ of every Object's status. Its ProviderConfigs reach the hub with an admin kubeco
 from __future__ import annotations
 
 import base64
+import fcntl
+import logging
 import socket
+import tempfile
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from tests.e2e.components import program, provider_kubernetes_crds
 from tests.e2e.crossplane import NAMESPACE
@@ -22,21 +27,31 @@ from tests.net import free_port
 from tests.pki import Authority
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from tests.e2e.kubernetes import KubeCluster
 
 # Bound on all interfaces by the provider with no flag to move them.
 FIXED_PORTS = {9443: "webhook", 8080: "metrics"}
 CREDENTIALS_SECRET = "provider-kubernetes-hub"
+LOCK = Path(tempfile.gettempdir()) / "function-gitops-cluster-e2e-ports.lock"
+log = logging.getLogger("e2e")
 
 
 @dataclass
 class ProviderKubernetes:
     process: Process
+    ports: IO[str]  # held while running: one provider per machine owns the fixed ports
 
     @classmethod
     def start(cls, hub: KubeCluster, workdir: Path) -> ProviderKubernetes:
+        ports = _take_fixed_ports()
+        try:
+            return cls._start(hub, workdir, ports)
+        except BaseException:
+            ports.close()
+            raise
+
+    @classmethod
+    def _start(cls, hub: KubeCluster, workdir: Path, ports: IO[str]) -> ProviderKubernetes:
         _require_free(FIXED_PORTS)
         workdir.mkdir(parents=True, exist_ok=True)
         ca = Authority.new("provider-kubernetes-webhook")
@@ -63,10 +78,11 @@ class ProviderKubernetes:
             process=process,
             timeout=60,
         )
-        return cls(process=process)
+        return cls(process=process, ports=ports)
 
     def stop(self) -> None:
         self.process.stop()
+        self.ports.close()
 
 
 def _crds(webhook_ca: bytes) -> list[dict]:
@@ -119,6 +135,25 @@ def _provider_configs(hub: KubeCluster) -> None:
 def _connects(port: int) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=1):
         return True
+
+
+def _take_fixed_ports(timeout: float = 1800) -> IO[str]:
+    """Wait for any other live stack on this machine to finish with the fixed ports."""
+    lock = LOCK.open("a")
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                lock.close()
+                raise TimeoutError(f"another live stack held {LOCK} for {timeout:.0f}s") from None
+            if not waiting:
+                log.info("waiting for another live stack on this machine to stop (%s)", LOCK)
+                waiting = True
+            time.sleep(2)
 
 
 def _require_free(ports: dict[int, str]) -> None:

@@ -23,10 +23,10 @@ from tests.e2e.argocd import ArgoCD
 from tests.e2e.cloud import GCP_TOKEN, GCP_USER, Cloud, write_gcp_auth_plugin
 from tests.e2e.components import ROOT
 from tests.e2e.crossplane import Crossplane
-from tests.e2e.function_runtime import FunctionRuntime, install
+from tests.e2e.function_runtime import FUNCTION, FunctionRuntime, install
 from tests.e2e.kube import condition, load_yaml
 from tests.e2e.kubernetes import Etcd, KubeCluster
-from tests.e2e.process import Process, stop_all, wait_until
+from tests.e2e.process import Process, running, stop_all, wait_until
 from tests.e2e.provider_kubernetes import ProviderKubernetes
 from tests.e2e.registry import Registry
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 log = logging.getLogger("e2e")
+TTL = "15s"
 CLOUD_CRDS = ("provider-upjet-azure", "provider-upjet-gcp")
 EXAMPLES = ROOT / "examples"
 
@@ -45,10 +46,10 @@ class Stack:
     cloud: Cloud
     apps: AppRepository
     started_in: float
+    etcd: Etcd
     _exit: contextlib.ExitStack
     timings: dict[str, float] = field(default_factory=dict)
-    _components: list[object] = field(default_factory=list)
-    _standins: int = 0
+    _standins: list[KubeCluster] = field(default_factory=list)
 
     @classmethod
     def up(cls, workdir: Path, crds: Path) -> Stack:
@@ -56,10 +57,8 @@ class Stack:
         begin = time.monotonic()
         with contextlib.ExitStack() as exit_stack:
             exit_stack.callback(stop_all)  # whatever a failed start left behind
-            components: list[object] = []
 
             def started(component: object, what: str) -> object:
-                components.append(component)
                 exit_stack.callback(component.stop)  # type: ignore[attr-defined]
                 log.info("started %s (%.1fs)", what, time.monotonic() - begin)
                 return component
@@ -90,42 +89,30 @@ class Stack:
                 cloud=Cloud(hub.kube),
                 apps=apps,
                 started_in=time.monotonic() - begin,
+                etcd=etcd,
                 _exit=exit_stack.pop_all(),
-                _components=components,
             )
         log.info("stack up in %.1fs; logs in %s", stack.started_in, workdir)
         return stack
 
     def standin(self, name: str) -> KubeCluster:
         """A new, empty cluster for the cloud to hand out; stopped with the stack."""
-        self._standins += 1
-        etcd = next(c for c in self._components if isinstance(c, Etcd))
+        number = len(self._standins) + 1
         cluster = KubeCluster.start(
-            f"{name}-{self._standins}",
-            etcd,
-            self.workdir / f"standin-{self._standins}",
-            {GCP_TOKEN: GCP_USER},
+            f"{name}-{number}", self.etcd, self.workdir / f"standin-{number}", {GCP_TOKEN: GCP_USER}
         )
-        self._components.append(cluster)
+        self._standins.append(cluster)
         self._exit.callback(cluster.stop)
         return cluster
 
     def processes(self) -> list[Process]:
-        found: list[Process] = []
-        for component in self._components:
-            if isinstance(component, Process):
-                found.append(component)
-            for attr in ("process", "processes"):
-                value = getattr(component, attr, None)
-                found += value if isinstance(value, list) else [value] if value else []
-        return found
+        """Every process the stack runs now, stand-in clusters included."""
+        return running()
 
     def resident_mib(self) -> tuple[dict[str, float], dict[str, float]]:
         """Resident memory (MiB) of the stack by component, and of each stand-in cluster."""
-        standins = {c.name: c for c in self._components if isinstance(c, KubeCluster)}
-        standins.pop(self.hub.name)
+        clusters = dict.fromkeys((c.name for c in self._standins), 0.0)
         core: dict[str, float] = {}
-        clusters = dict.fromkeys(standins, 0.0)
         for process in self.processes():
             out = subprocess.run(
                 ["ps", "-o", "rss=", "-g", str(process.pid)],
@@ -134,15 +121,12 @@ class Stack:
                 check=False,
             ).stdout
             mib = sum(int(x) for x in out.split()) / 1024
-            owner = next((n for n in standins if process.name.startswith(f"{n}-")), None)
+            owner = next((n for n in clusters if process.name.startswith(f"{n}-")), None)
             if owner:
                 clusters[owner] += mib
             else:
                 core[process.name] = mib
         return core, clusters
-
-    def logs(self) -> list[Path]:
-        return [p.log for p in self.processes()]
 
     def down(self) -> None:
         try:
@@ -166,8 +150,13 @@ def _install_examples(hub: KubeCluster) -> None:
             ),
             f"XRD {xrd['metadata']['name']} to be established",
         )
-    hub.kube.apply_all(
-        [d for f in sorted(EXAMPLES.glob("*/composition.yaml")) for d in load_yaml(f)]
-    )
+    compositions = [d for f in sorted(EXAMPLES.glob("*/composition.yaml")) for d in load_yaml(f)]
+    for composition in compositions:
+        for step in composition["spec"]["pipeline"]:
+            if step["functionRef"]["name"] == FUNCTION:
+                # Crossplane calls again after meta.ttl: how soon a rotated or vanished
+                # connection Secret is noticed (default 60s; README, "Watch it live").
+                step["input"]["ttl"] = TTL
+    hub.kube.apply_all(compositions)
     for project in ("team-a", "team-b", "payments", "platform"):
         argocd.project(hub, project)
