@@ -115,14 +115,14 @@ def _run_in_process(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     return asyncio.run(FunctionRunner().RunFunction(req, None))
 
 
-def _as_observed(desired: dict[str, Any], xr: dict[str, Any]) -> dict[str, Any]:
+def _as_observed(desired: dict[str, Any], xr: dict[str, Any], name: str) -> dict[str, Any]:
     """A composed resource as the API server returns it once applied and Ready."""
     observed = copy.deepcopy(desired)
     metadata = observed.setdefault("metadata", {})
-    metadata.setdefault("name", f"{xr['metadata']['name']}-{REGISTRATION}-x7k2q")
+    metadata.setdefault("name", f"{xr['metadata']['name']}-{name}-x7k2q")
     if "namespace" in xr["metadata"]:
         metadata.setdefault("namespace", xr["metadata"]["namespace"])
-    metadata.setdefault("annotations", {})[RESOURCE_NAME] = REGISTRATION
+    metadata.setdefault("annotations", {})[RESOURCE_NAME] = name
     conditions = [
         {"type": kind, "status": "True", "reason": reason, "lastTransitionTime": _TIME}
         for kind, reason in (("Ready", "Available"), ("Synced", "ReconcileSuccess"))
@@ -155,12 +155,17 @@ def _steady_state(
     composite = _composite(folder, observed)
     first = _run_in_process(_request(composite, fn_input, observed, connection_details))
     check(first, frozenset(first.desired.resources), registered=False)
-    registration = resource.struct_to_dict(first.desired.resources[REGISTRATION].resource)
-    observed[REGISTRATION] = _as_observed(registration, composite)
-    composite["spec"]["crossplane"]["resourceRefs"].append(
-        {"apiVersion": registration["apiVersion"], "kind": registration["kind"]}
-        | {"name": observed[REGISTRATION]["metadata"]["name"]}
-    )
+    # The registration, and for delivery Object the credentials Secret beside it.
+    for composed_name, composed in first.desired.resources.items():
+        if composed_name in observed:
+            continue
+        desired = resource.struct_to_dict(composed.resource)
+        applied = _as_observed(desired, composite, composed_name)
+        observed[composed_name] = applied
+        composite["spec"]["crossplane"]["resourceRefs"].append(
+            {"apiVersion": applied["apiVersion"], "kind": applied["kind"]}
+            | {"name": applied["metadata"]["name"]}
+        )
     status = resource.struct_to_dict(first.desired.composite.resource).get("status", {})
     status["argocd"]["registered"] = True
     status["conditions"] = [
