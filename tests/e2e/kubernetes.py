@@ -91,7 +91,7 @@ class KubeCluster:
         port = free_port()
         serving_cert, serving_key = ca.issue(name, server_names=("127.0.0.1", "localhost"))
         admin_cert, admin_key = ca.issue("admin", organizations=(ADMIN_GROUP,))
-        sa_cert, sa_key = ca.issue("service-accounts")
+        _, sa_key = ca.issue("service-accounts")  # only the key: it signs and verifies tokens
         files = {
             "ca.crt": ca.cert_pem,
             "apiserver.crt": serving_cert,
@@ -103,7 +103,6 @@ class KubeCluster:
         }
         for file, data in files.items():
             (workdir / file).write_bytes(data)
-        del sa_cert  # only the key signs and verifies service account tokens
         credentials = Credentials(
             server=f"https://127.0.0.1:{port}", ca=ca.cert_pem, cert=admin_cert, key=admin_key
         )
