@@ -9,13 +9,23 @@ from typing import Any
 from function.errors import FieldError
 from function.inputs import Delivery, Input
 from function.kubeconfig import ClusterConnection
-from function.naming import bounded_name, dns_label, short_hash
+from function.naming import bounded_name, dns_label, label_value, short_hash
 from function.xr import Composite, mapping
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
 PREFIX = "gitopscluster.fn.crossplane.io/"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "function-gitops-cluster"
+# The cluster's Argo CD name as a label value (cluster_label): on the cluster Secret, for
+# ApplicationSets to copy onto each Application they generate, so the function can find a
+# cluster's Applications by label.
+CLUSTER_LABEL = f"{PREFIX}cluster"
+# On a registration being withdrawn (spec.argocd.register: false): ApplicationSets
+# exclude clusters so labelled, and delete their Applications while Argo CD can still
+# reach the cluster.
+STATE_LABEL = f"{PREFIX}state"
+DRAINING = "draining"
+APPLICATION_API = "argoproj.io/v1alpha1"
 # Keys users may not set: ApplicationSet selectors rely on them meaning what they say.
 RESERVED_PREFIXES = (PREFIX, SECRET_TYPE_LABEL, MANAGED_BY_LABEL)
 
@@ -48,6 +58,12 @@ def cluster_name(xr: Composite) -> str:
     if xr.claim_name:
         return f"{xr.claim_namespace}-{xr.claim_name}"
     return f"{xr.namespace}-{xr.name}" if xr.namespace else xr.name
+
+
+def cluster_label(xr: Composite) -> str:
+    """The cluster's Argo CD name as a label value: the name itself when it is a valid
+    label value (63 characters at most), else a readable prefix and a hash of the name."""
+    return label_value(cluster_name(xr))
 
 
 def secret_name(xr: Composite) -> str:
@@ -109,6 +125,7 @@ def cluster_secret(
         SECRET_TYPE_LABEL: "cluster",
         MANAGED_BY_LABEL: MANAGED_BY,
         f"{PREFIX}composite-name": dns_label(xr.name),
+        CLUSTER_LABEL: cluster_label(xr),
         **({f"{PREFIX}composite-namespace": xr.namespace} if xr.namespace else {}),
         **{PREFIX + k: v for k, v in labels.items()},
     }
@@ -237,6 +254,37 @@ def kept(observed: dict[str, Any]) -> dict[str, Any]:
             manifest = {**manifest, "data": {**data, CONFIG_KEY: CONFIG_PLACEHOLDER}}
             desired["spec"] = {**spec, "forProvider": {**for_provider, "manifest": manifest}}
     return desired
+
+
+def with_state(registration: dict[str, Any], state: str | None) -> dict[str, Any]:
+    """A desired registration with the Argo CD Secret's state label set, or removed (None).
+
+    For delivery Object the label goes on the Secret inside the Object's manifest, which
+    is what Argo CD reads.
+    """
+    if registration.get("kind") == "Object":
+        spec = mapping(registration.get("spec"))
+        for_provider = mapping(spec.get("forProvider"))
+        manifest = with_state(mapping(for_provider.get("manifest")), state)
+        spec = {**spec, "forProvider": {**for_provider, "manifest": manifest}}
+        return {**registration, "spec": spec}
+    metadata = mapping(registration.get("metadata"))
+    labels = {k: v for k, v in mapping(metadata.get("labels")).items() if k != STATE_LABEL}
+    if state is not None:
+        labels[STATE_LABEL] = state
+    metadata = (
+        {**metadata, "labels": labels}
+        if labels
+        else {k: v for k, v in metadata.items() if k != "labels"}
+    )
+    return {**registration, "metadata": metadata}
+
+
+def state_of(registration: dict[str, Any]) -> str | None:
+    """The state label of an observed registration's Argo CD Secret, if any."""
+    labels = mapping(mapping(registered_secret(registration).get("metadata")).get("labels"))
+    value = labels.get(STATE_LABEL)
+    return value if isinstance(value, str) else None
 
 
 def _patches_config(observed: dict[str, Any]) -> bool:

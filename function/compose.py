@@ -42,12 +42,16 @@ _OBSERVED_READS = {
 }
 _OBSERVED_READS[registration.REGISTRATION] = RESOURCE_READS | registration.READS
 _OBSERVED_READS[registration.CREDENTIALS] = RESOURCE_READS | registration.CREDENTIALS_READS
-REQUIRED_READS = registration.REQUIRED_READS
 
 
 def observed_reads(name: str) -> Reads:
     """What compose reads of the observed resource of that composition name."""
     return _OBSERVED_READS.get(name, RESOURCE_READS)
+
+
+def required_reads(name: str) -> Reads:
+    """What compose reads of the objects fetched for the requirement of that name."""
+    return registration.REQUIRED_READS.get(name, Reads())
 
 
 def compose(observed: Observed) -> Desired:

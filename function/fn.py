@@ -15,7 +15,7 @@ from google.protobuf import duration_pb2 as durationpb
 from google.protobuf import struct_pb2 as structpb
 
 from function import inputs
-from function.compose import COMPOSITE_READS, REQUIRED_READS, compose, observed_reads
+from function.compose import COMPOSITE_READS, compose, observed_reads, required_reads
 from function.errors import InvalidSpec
 from function.memo import BoundedMemo
 from function.state import Desired, Observed, ObservedResource, Severity
@@ -158,7 +158,7 @@ def select_request(req: fnv1.RunFunctionRequest) -> Selected:
             for name in sorted(resources)
         },
         required={
-            name: [select(item.resource, REQUIRED_READS) for item in required[name].items]
+            name: [select(item.resource, required_reads(name)) for item in required[name].items]
             for name in sorted(required)
         },
     )
@@ -238,9 +238,15 @@ def encode(desired: Desired, ttl: int = inputs.DEFAULT_TTL_SECONDS) -> Composed:
             reason=result.reason,
             target=target,
         )
-    for name, secret in desired.requirements.items():
+    for name, wanted in desired.requirements.items():
         response.require_resources(
-            patch, name, "v1", "Secret", match_name=secret.name, namespace=secret.namespace
+            patch,
+            name,
+            wanted.api_version,
+            wanted.kind,
+            match_name=wanted.name,
+            match_labels=dict(wanted.labels) if wanted.labels else None,
+            namespace=wanted.namespace,
         )
     status = structpb.Struct()
     fill(status, desired.status.as_dict())

@@ -8,6 +8,7 @@ from function.errors import FieldError
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_NOT_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 AKS_DNS_PREFIX_MAX = 54
@@ -35,6 +36,20 @@ def dns_label(text: str, limit: int = DNS_LABEL_MAX, fallback: str = "x") -> str
         return label
     suffix = short_hash(text)
     return f"{label[: limit - len(suffix) - 1].rstrip('-')}-{suffix}"
+
+
+def label_value(text: str) -> str:
+    """text as a Kubernetes label value: itself when it is one, else a readable prefix
+    of it (invalid characters as '-') and a short hash of the whole, at most 63 chars.
+
+    Argo CD cluster names may be up to 253 characters; label values only 63.
+    """
+    if len(text) <= LABEL_NAME_MAX and _LABEL_NAME.match(text):
+        return text
+    suffix = short_hash(text)
+    cleaned = _NOT_LABEL.sub("-", text)
+    head = cleaned[: LABEL_NAME_MAX - len(suffix) - 1].strip("-_.")
+    return f"{head}-{suffix}" if head else suffix
 
 
 def aks_dns_prefix(xr_name: str) -> str:

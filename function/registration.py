@@ -6,6 +6,13 @@ registration (it is kept as observed, with a Warning); only
 spec.argocd.register: false, or deleting the XR, removes it. With delivery Object the
 registration is two resources, the Object and the credentials Secret it reads, and
 every rule holds for both.
+
+register: false withdraws before it removes: the registration is kept, labelled
+draining, so ApplicationSets stop selecting the cluster and delete its Applications
+while Argo CD can still reach it (each Application's resources finalizer deletes the
+app's objects from the cluster). The function asks Crossplane for the Applications
+labelled with the cluster's name and removes the registration once none remain.
+spec.argocd.drain: false removes it at once.
 """
 
 import base64
@@ -25,8 +32,8 @@ from function.state import (
     Observed,
     ObservedResource,
     Reads,
+    Requirement,
     Result,
-    SecretRequirement,
     Severity,
 )
 from function.status import ArgoCDStatus, is_ready
@@ -46,8 +53,15 @@ READS = Reads(
 # The credentials Secret is kept as it is through gaps too, and its config is what the
 # Object's digest and the status' authMethod follow.
 CREDENTIALS_READS = READS
-# Of a required connection Secret only its data is read.
-REQUIRED_READS = Reads((("data",),))
+# While draining: the Applications Argo CD still has for the cluster.
+APPLICATIONS = "argocd-applications"
+# Of a required connection Secret only its data is read; of Applications their names.
+REQUIRED_READS = {
+    CONNECTION_SECRET: Reads((("data",),)),
+    APPLICATIONS: Reads((("metadata", "name"),)),
+}
+# How many remaining Applications a Draining message names.
+NAMED_APPLICATIONS = 5
 
 
 @dataclass(frozen=True)
@@ -83,8 +97,7 @@ def register(
     """Add argocd-cluster (or deliberately leave it out) with its condition and status."""
     existing = observed.resources.get(REGISTRATION)
     if not xr.spec.argocd.register_:
-        # Leaving argocd-cluster (and its credentials) out of desired state deletes them.
-        _report(desired, "Disabled", "spec.argocd.register is false", ok=False)
+        _deregister(xr, fn_input, observed, desired)
         return
     how = argocd.delivery(xr, fn_input)
     try:
@@ -162,22 +175,91 @@ def _keep(
     credentials: ObservedResource | None,
     why: Waiting,
 ) -> None:
-    """Through a gap, the registration stays exactly as observed, and people are told."""
-    desired.resources[REGISTRATION] = argocd.kept(existing.manifest)
+    """Through a gap, the registration stays as observed, and people are told.
+
+    Only a draining label goes: registering again during a drain ends the drain.
+    """
+    desired.resources[REGISTRATION] = argocd.with_state(argocd.kept(existing.manifest), None)
     if credentials is not None:
         desired.resources[CREDENTIALS] = argocd.kept(credentials.manifest)
     message = f"kept the existing Argo CD registration unchanged: {why.message}"
     desired.results.append(Result(Severity.WARNING, message, why.reason))
+    status = _observed_status(existing, credentials)
+    _report(desired, why.reason, f"kept unchanged: {why.message}", ok=True, status=status)
+
+
+def _deregister(xr: Composite, fn_input: Input, observed: Observed, desired: Desired) -> None:
+    """register: false: withdraw the cluster from Argo CD, then remove its registration.
+
+    Leaving argocd-cluster (and its credentials) out of desired state deletes them.
+    """
+    existing = observed.resources.get(REGISTRATION)
+    if not xr.spec.argocd.drain:
+        message = (
+            "spec.argocd.register is false and spec.argocd.drain is false: the registration "
+            "is removed without waiting for Argo CD to delete the cluster's Applications"
+        )
+        _report(desired, "Disabled", message, ok=False)
+        return
+    if existing is None:
+        message = "spec.argocd.register is false; the cluster is not registered in Argo CD"
+        _report(desired, "Disabled", message, ok=False)
+        return
+    label = f"{argocd.CLUSTER_LABEL}={argocd.cluster_label(xr)}"
+    namespace = fn_input.argocd.namespace
+    desired.requirements[APPLICATIONS] = Requirement(
+        namespace=namespace,
+        labels={argocd.CLUSTER_LABEL: argocd.cluster_label(xr)},
+        api_version=argocd.APPLICATION_API,
+        kind="Application",
+    )
+    remaining = observed.required.get(APPLICATIONS)
+    if remaining is not None and not remaining:
+        message = (
+            "spec.argocd.register is false; Argo CD has no Application labelled "
+            f"{label} in {namespace} any more, so the registration is removed"
+        )
+        _report(desired, "Disabled", message, ok=False)
+        return
+
+    credentials = observed.resources.get(CREDENTIALS)
+    desired.resources[REGISTRATION] = argocd.with_state(
+        argocd.kept(existing.manifest), argocd.DRAINING
+    )
+    desired.ready[REGISTRATION] = _registration_ready(existing)
+    if credentials is not None:
+        desired.resources[CREDENTIALS] = argocd.kept(credentials.manifest)
+        desired.ready[CREDENTIALS] = True
+    if remaining is None:
+        waiting = f"looking for Applications labelled {label} in {namespace}"
+    else:
+        names = sorted(str(mapping(app.get("metadata")).get("name", "")) for app in remaining)
+        shown = ", ".join(names[:NAMED_APPLICATIONS])
+        more = len(names) - NAMED_APPLICATIONS
+        shown += f" and {more} more" if more > 0 else ""
+        count = f"{len(names)} Application{'s' if len(names) != 1 else ''}"
+        waiting = f"waiting for Argo CD to delete {count} labelled {label} in {namespace} ({shown})"
+    message = (
+        f"spec.argocd.register is false; the cluster is marked {argocd.STATE_LABEL}="
+        f"{argocd.DRAINING} and stays registered until Argo CD has deleted its Applications: "
+        f"{waiting}. Set spec.argocd.drain: false to remove the registration at once"
+    )
+    _report(desired, "Draining", message, ok=False, status=_observed_status(existing, credentials))
+
+
+def _observed_status(
+    existing: ObservedResource, credentials: ObservedResource | None
+) -> ArgoCDStatus:
+    """Status of a registration as observed (kept or draining): never the credential."""
     secret = argocd.registered_secret(existing.manifest)
     if existing.manifest.get("kind") == "Object":
         secret = argocd.with_credentials(secret, credentials.manifest if credentials else None)
-    status = ArgoCDStatus(
+    return ArgoCDStatus(
         registered=True,
         name=argocd.secret_field(secret, "name"),
         server=argocd.secret_field(secret, "server"),
         authMethod=argocd.auth_method(secret),
     )
-    _report(desired, why.reason, f"kept unchanged: {why.message}", ok=True, status=status)
 
 
 def _connection(
@@ -193,13 +275,8 @@ def _connection(
     details = None
     if cloud.needs_connection_details(xr):
         details = _connection_details(xr, fn_input, cloud, observed, cluster, desired)
-        if details is None:
-            return Waiting(
-                "WaitingForCredentials",
-                "the cluster's connection Secret "
-                f"{connection_secret_namespace(xr, fn_input)}/"
-                f"{connection_secret_name(xr, cloud.DISTRIBUTION)} has no data yet",
-            )
+        if isinstance(details, Waiting):
+            return details
     return cloud.argocd_connection(xr, cluster.manifest, details)
 
 
@@ -210,22 +287,30 @@ def _connection_details(
     observed: Observed,
     cluster: ObservedResource,
     desired: Desired,
-) -> Mapping[str, bytes] | None:
+) -> Mapping[str, bytes] | Waiting:
     """Connection details as Crossplane observed them, else from the Secret itself.
 
     Crossplane fills connection_details from the MR's connection Secret; when it
-    did not (yet), ask for that Secret and read it on the next call.
+    did not (yet), ask for that Secret and read it on the next call. Without data, why:
+    the Secret is not read yet, does not exist, or exists without data.
     """
     if cluster.connection_details:
         return cluster.connection_details
-    desired.requirements[CONNECTION_SECRET] = SecretRequirement(
-        name=connection_secret_name(xr, cloud.DISTRIBUTION),
-        namespace=connection_secret_namespace(xr, fn_input),
-    )
-    found = observed.required.get(CONNECTION_SECRET) or []
+    name = connection_secret_name(xr, cloud.DISTRIBUTION)
+    namespace = connection_secret_namespace(xr, fn_input)
+    desired.requirements[CONNECTION_SECRET] = Requirement(name=name, namespace=namespace)
+    found = observed.required.get(CONNECTION_SECRET)
     data = mapping(found[0].get("data")) if found else None
     if not data:
-        return None
+        if found is None:
+            state = "has not been read yet"
+        elif not found:
+            state = "does not exist"
+        else:
+            state = "exists but has no data"
+        return Waiting(
+            "WaitingForCredentials", f"the cluster's connection Secret {namespace}/{name} {state}"
+        )
     try:
         return {k: base64.b64decode(v, validate=True) for k, v in data.items()}
     except (binascii.Error, ValueError, TypeError):

@@ -102,11 +102,14 @@ class Condition:
 
 
 @dataclass(frozen=True)
-class SecretRequirement:
-    """Ask Crossplane to fetch one Secret by name into the next request."""
+class Requirement:
+    """Ask Crossplane to fetch objects into the next request: one by name, or by labels."""
 
-    name: str
     namespace: str
+    name: str | None = None
+    labels: Mapping[str, str] | None = None
+    api_version: str = "v1"
+    kind: str = "Secret"
 
 
 @dataclass
@@ -118,6 +121,6 @@ class Desired:
     status: CompositeStatus = field(default_factory=CompositeStatus)
     conditions: list[Condition] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
-    requirements: dict[str, SecretRequirement] = field(default_factory=dict)
+    requirements: dict[str, Requirement] = field(default_factory=dict)
     # Legacy XRs have claims; their users should see conditions and events too.
     to_claim: bool = False

@@ -110,6 +110,14 @@ class ArgoCDSpec(_Model):
         pattern=CLUSTER_NAME,
         description="Argo CD cluster name; default <namespace>-<name> (namespaced XR) or <name>.",
     )
+    drain: bool = Field(
+        True,
+        description=(
+            "With register: false, keep the registration, marked draining, until Argo CD has "
+            "deleted the cluster's Applications (and with them their objects on the cluster); "
+            "false removes it at once."
+        ),
+    )
     project: str | None = Field(
         None, max_length=253, pattern=K8S_NAME, description="Argo CD AppProject owning the cluster."
     )

@@ -89,3 +89,26 @@ def test_applicationset_is_valid(
     assert [(v["kind"], v["name"], v["status"]) for v in verdicts] == [
         ("ApplicationSet", name, "valid") for name in names
     ]
+
+
+def test_every_applicationset_lets_a_leaving_cluster_drain() -> None:
+    """Graceful deregistration (issue 14): a cluster marked draining is no longer selected,
+    so its Applications are deleted; each carries the cluster label the function counts.
+
+    Deleting them deletes their objects: Argo CD v3.2.11's ApplicationSet controller gives
+    every generated Application resources-finalizer.argocd.argoproj.io when the template
+    has no finalizers and spec.syncPolicy.preserveResourcesOnDeletion is not true
+    (applicationset/utils/utils.go, RenderTemplateParams).
+    """
+    for name, appset in applicationsets().items():
+        selector = generator_of(appset)["selector"]
+        assert {
+            "key": "gitopscluster.fn.crossplane.io/state",
+            "operator": "NotIn",
+            "values": ["draining"],
+        } in selector["matchExpressions"], name
+        template = appset["spec"]["template"]
+        label = template["metadata"]["labels"]["gitopscluster.fn.crossplane.io/cluster"]
+        assert label == '{{index .metadata.labels "gitopscluster.fn.crossplane.io/cluster"}}'
+        assert not template["metadata"].get("finalizers"), name
+        assert not appset["spec"].get("syncPolicy", {}).get("preserveResourcesOnDeletion"), name

@@ -251,3 +251,39 @@ def test_legacy_xr_conditions_and_results_also_reach_the_claim() -> None:
     (fatal,) = run(request(bad))["results"]
     assert fatal["target"] == "TARGET_COMPOSITE_AND_CLAIM"
     assert fatal["severity"] == "SEVERITY_FATAL"
+
+
+def test_draining_asks_for_applications_by_label_and_counts_them() -> None:
+    """register: false on the wire: the Applications requirement goes out as matchLabels
+    in Argo CD's namespace, and the Applications Crossplane returns are counted."""
+    from tests.test_registration import registered  # noqa: PLC0415 - the registration as written
+
+    leaving = xr({"argocd": {"register": False}})
+    req = request(leaving, observed={"argocd-cluster": registered()})
+    rsp = run(req)
+    assert rsp["requirements"]["resources"]["argocd-applications"] == {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "matchLabels": {"labels": {"gitopscluster.fn.crossplane.io/cluster": "team-a-team-a-dev"}},
+        "namespace": "argocd",
+    }
+    for name in ("guestbook-team-a-team-a-dev", "envoy-gateway-team-a-team-a-dev"):
+        app = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": name, "namespace": "argocd"},
+            "spec": {"project": "default", "destination": {"server": "https://x"}},
+        }
+        req.required_resources["argocd-applications"].items.add().resource.CopyFrom(
+            resource.dict_to_struct(app)
+        )
+    (condition,) = run(req)["conditions"]
+    assert (condition["status"], condition["reason"]) == ("STATUS_CONDITION_FALSE", "Draining")
+    assert "2 Applications" in condition["message"]
+    assert "envoy-gateway-team-a-team-a-dev, guestbook-team-a-team-a-dev" in condition["message"]
+
+    del req.required_resources["argocd-applications"].items[:]
+    rsp = run(req)
+    assert "argocd-cluster" not in rsp["desired"].get("resources", {})
+    (condition,) = rsp["conditions"]
+    assert condition["reason"] == "Disabled"

@@ -363,8 +363,15 @@ def check_response(case: Case, rsp: fnv1.RunFunctionResponse) -> str:
     status = json_format.MessageToDict(rsp.desired.composite.resource)["status"]["argocd"]
     observed = REGISTRATION in case.observed
     if spec_of(case).get("argocd", {}).get("register", True) is False:
-        assert REGISTRATION not in resources
         assert condition.status == fnv1.STATUS_CONDITION_FALSE
+        if condition.reason == "Draining":
+            # Withdrawn first: kept, marked draining, until Argo CD has no Application left.
+            assert observed
+            assert REGISTRATION in resources
+            assert status["registered"] is True
+            return "disabled"
+        assert condition.reason == "Disabled"
+        assert REGISTRATION not in resources
         return "disabled"
     if observed:
         # A registration is never dropped by a transient gap.

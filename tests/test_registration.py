@@ -5,14 +5,23 @@ Each test is one reconcile: an Observed state in, the Desired state out.
 
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
 
-from function.argocd import config_digest
+from function.argocd import CLUSTER_LABEL, STATE_LABEL, config_digest, registered_secret
+from function.argocd import kept as argocd_kept
 from function.compose import compose
 from function.errors import InvalidSpec
-from function.registration import CONDITION, CONNECTION_SECRET, CREDENTIALS, REGISTRATION
+from function.naming import label_value
+from function.registration import (
+    APPLICATIONS,
+    CONDITION,
+    CONNECTION_SECRET,
+    CREDENTIALS,
+    REGISTRATION,
+)
 from function.state import Desired, Observed, ObservedResource, Severity
 from tests.builders import AKS_INPUT, GKE_INPUT, argocd_secret, xr
 from tests.pki import kubeconfig as make_kubeconfig
@@ -167,6 +176,30 @@ def test_required_secret_not_found_waits_for_credentials() -> None:
     assert condition(desired) == (False, "WaitingForCredentials")
 
 
+@pytest.mark.parametrize(
+    ("found", "says"),
+    [
+        (None, "has not been read yet"),
+        ([], "does not exist"),
+        ([{"apiVersion": "v1", "kind": "Secret"}], "exists but has no data"),
+        ([{"apiVersion": "v1", "kind": "Secret", "data": {}}], "exists but has no data"),
+    ],
+)
+@pytest.mark.parametrize("kept", [False, True], ids=["unregistered", "kept"])
+def test_a_credential_gap_says_whether_the_secret_is_missing_or_empty(
+    found: list[dict[str, Any]] | None, says: str, kept: bool
+) -> None:
+    desired = compose(
+        observe(
+            cluster_manifest=cluster(),
+            registration=registered() if kept else None,
+            required={} if found is None else {CONNECTION_SECRET: found},
+        )
+    )
+    assert condition(desired) == (kept, "WaitingForCredentials")
+    assert f"connection Secret team-a/team-a-dev-aks-kubeconfig {says}" in message(desired)
+
+
 def test_first_registration_is_written_but_not_yet_registered() -> None:
     desired = compose(observe(cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG}))
     assert REGISTRATION in desired.resources
@@ -265,21 +298,226 @@ def test_registered_cluster_that_turns_unready_is_refreshed_when_credentials_exi
     assert warnings(desired) == []
 
 
-def test_register_false_removes_the_registration() -> None:
+# --- register: false: withdraw, then remove ----------------------------------------------
+
+
+def message(desired: Desired) -> str:
+    (found,) = [c for c in desired.conditions if c.type == CONDITION]
+    return found.message
+
+
+def app(name: str) -> dict[str, Any]:
+    """An Application as Crossplane returns it for the requirement (only its name is read)."""
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": name}}
+
+
+def leaving(
+    spec: dict[str, Any] | None = None,
+    *,
+    registration: dict[str, Any] | None = None,
+    applications: list[dict[str, Any]] | None = None,
+    details: dict[str, bytes] | None = None,
+) -> Desired:
+    """One reconcile of an XR with register: false, its registration observed."""
+    composite = xr({"argocd": {"register": False, **(spec or {})}})
+    required = {} if applications is None else {APPLICATIONS: applications}
+    return compose(
+        observe(
+            composite,
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG} if details is None else details,
+            registration=registration or registered(),
+            required=required,
+        )
+    )
+
+
+def labels_of(registration: dict[str, Any]) -> dict[str, str]:
+    """Labels of the Argo CD Secret, inside the Object's manifest for delivery Object."""
+    return registered_secret(registration)["metadata"]["labels"]
+
+
+def data_of(registration: dict[str, Any]) -> dict[str, str]:
+    return registered_secret(registration)["data"]
+
+
+def test_register_false_first_asks_for_the_clusters_applications() -> None:
+    desired = leaving()
+    # Kept, marked draining, so ApplicationSets drop the cluster while Argo CD can reach it.
+    secret = desired.resources[REGISTRATION]
+    assert labels_of(secret)[STATE_LABEL] == "draining"
+    assert data_of(secret) == data_of(registered())
+    requirement = desired.requirements[APPLICATIONS]
+    assert (requirement.api_version, requirement.kind, requirement.namespace) == (
+        "argoproj.io/v1alpha1",
+        "Application",
+        "argocd",
+    )
+    assert requirement.name is None
+    assert requirement.labels == {CLUSTER_LABEL: "team-a-team-a-dev"}
+    assert condition(desired) == (False, "Draining")
+    assert "looking for Applications labelled" in message(desired)
+    assert argocd_status(desired)[:3] == (True, "team-a-team-a-dev", SERVER)
+    assert desired.ready[REGISTRATION] is False  # an Object not yet Ready: as observed
+
+
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [
+        (["guestbook-x"], "1 Application labelled"),
+        (["guestbook-x", "envoy-gateway-x"], "2 Applications labelled"),
+        ([f"app-{i}" for i in range(7)], "(app-0, app-1, app-2, app-3, app-4 and 2 more)"),
+    ],
+)
+def test_register_false_waits_while_applications_remain(names: list[str], says: str) -> None:
+    desired = leaving(applications=[app(n) for n in names])
+    assert labels_of(desired.resources[REGISTRATION])[STATE_LABEL] == "draining"
+    assert condition(desired) == (False, "Draining")
+    text = message(desired)
+    assert says in text
+    assert f"{CLUSTER_LABEL}=team-a-team-a-dev in argocd" in text
+    assert "spec.argocd.drain: false" in text  # how to skip the wait
+    assert sorted(names)[0] in text
+    # The requirement stays, so Crossplane keeps answering it.
+    assert APPLICATIONS in desired.requirements
+    assert desired.status.argocd is not None
+    assert desired.status.argocd.registered is True
+
+
+def test_register_false_removes_the_registration_once_no_application_remains() -> None:
+    desired = leaving(applications=[])
+    # Leaving it out of desired state is how Crossplane deletes a composed resource.
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "Disabled")
+    assert "no Application labelled" in message(desired)
+    assert desired.status.argocd is not None
+    assert desired.status.argocd.registered is False
+
+
+def test_register_false_once_removed_stays_disabled_and_asks_nothing() -> None:
     composite = xr({"argocd": {"register": False}})
+    desired = compose(
+        observe(composite, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG})
+    )
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "Disabled")
+    assert "not registered" in message(desired)
+    assert APPLICATIONS not in desired.requirements
+
+
+@pytest.mark.parametrize("registration", [True, False], ids=["removing", "removed"])
+def test_drain_false_says_so_while_removing_and_after(registration: bool) -> None:
+    composite = xr({"argocd": {"register": False, "drain": False}})
     desired = compose(
         observe(
             composite,
             cluster_manifest=cluster(),
             details={"kubeconfig": KUBECONFIG},
-            registration=registered(),
+            registration=registered() if registration else None,
         )
     )
-    # Leaving it out of desired state is how Crossplane deletes a composed resource.
     assert REGISTRATION not in desired.resources
     assert condition(desired) == (False, "Disabled")
-    assert desired.status.argocd is not None
-    assert desired.status.argocd.registered is False
+    assert "spec.argocd.drain is false" in message(desired)
+
+
+def test_drain_false_removes_the_registration_at_once() -> None:
+    desired = leaving({"drain": False}, applications=[app("guestbook-x")])
+    assert REGISTRATION not in desired.resources
+    assert condition(desired) == (False, "Disabled")
+    assert "spec.argocd.drain is false" in message(desired)
+    assert APPLICATIONS not in desired.requirements
+
+
+def test_a_drain_continues_through_a_credential_gap() -> None:
+    """Argo CD still has the credentials it had: the drain does not need new ones."""
+    desired = leaving(details={}, applications=[app("guestbook-x")])
+    assert data_of(desired.resources[REGISTRATION]) == data_of(registered())
+    assert condition(desired) == (False, "Draining")
+    assert CONNECTION_SECRET not in desired.requirements
+
+
+def test_a_draining_registration_keeps_its_label_on_every_call() -> None:
+    draining = leaving(applications=[app("guestbook-x")]).resources[REGISTRATION]
+    again = leaving(registration=draining, applications=[app("guestbook-x")])
+    assert again.resources[REGISTRATION] == draining
+
+
+def test_registering_again_during_a_drain_returns_to_normal() -> None:
+    draining = leaving(applications=[app("guestbook-x")]).resources[REGISTRATION]
+    desired = compose(
+        observe(
+            cluster_manifest=cluster(),
+            details={"kubeconfig": KUBECONFIG},
+            registration=draining,
+        )
+    )
+    assert STATE_LABEL not in labels_of(desired.resources[REGISTRATION])
+    assert desired.resources[REGISTRATION] == registered()
+    assert condition(desired) == (True, "Registered")
+    assert APPLICATIONS not in desired.requirements
+
+
+def test_registering_again_during_a_drain_and_a_gap_drops_only_the_draining_label() -> None:
+    draining = leaving(applications=[app("guestbook-x")]).resources[REGISTRATION]
+    desired = compose(
+        observe(cluster_manifest=cluster(), registration=draining, required={CONNECTION_SECRET: []})
+    )
+    kept = desired.resources[REGISTRATION]
+    assert STATE_LABEL not in labels_of(kept)
+    assert kept == argocd_kept(registered())
+    assert condition(desired) == (True, "WaitingForCredentials")
+
+
+def test_a_delivery_object_drains_in_its_manifest_then_goes_with_its_credentials() -> None:
+    written = registration_written()
+    composite = xr({"argocd": {"register": False}})
+
+    def reconcile(applications: list[dict[str, Any]]) -> Desired:
+        return compose(
+            observe(
+                composite,
+                cluster_manifest=cluster(),
+                details={"kubeconfig": KUBECONFIG},
+                registration=written[REGISTRATION],
+                credentials=written[CREDENTIALS],
+                required={APPLICATIONS: applications},
+            )
+        )
+
+    desired = reconcile([app("guestbook-x")])
+    manifest = desired.resources[REGISTRATION]["spec"]["forProvider"]["manifest"]
+    assert labels_of(manifest)[STATE_LABEL] == "draining"  # on the Secret Argo CD reads
+    assert desired.resources[CREDENTIALS] == written[CREDENTIALS]
+    assert condition(desired) == (False, "Draining")
+    assert argocd_status(desired)[0] is True
+
+    desired = reconcile([])
+    assert REGISTRATION not in desired.resources
+    assert CREDENTIALS not in desired.resources
+
+
+def test_the_cluster_label_is_the_argocd_name_or_a_safe_stand_in() -> None:
+    assert labels_of(registered())[CLUSTER_LABEL] == "team-a-team-a-dev"
+    long = xr({"argocd": {"name": "Team_A." + "x" * 200}})
+    value = labels_of(registered(long))[CLUSTER_LABEL]
+    assert len(value) == 63
+    assert value == label_value("Team_A." + "x" * 200)
+    assert value.startswith("Team_A.xxx")
+    assert value != label_value("Team_A." + "x" * 201)  # a hash tells long names apart
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a", "team-a-dev", "x" * 63, "x" * 64, "a_b.c-D", "-lead", "trail.", "ü" * 70, "a/b c"],
+)
+def test_label_values_are_valid_and_stable(name: str) -> None:
+    value = label_value(name)
+    assert 1 <= len(value) <= 63
+    assert re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", value), value
+    assert value == label_value(name)
+    if len(name) <= 63 and re.fullmatch(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", name):
+        assert value == name
 
 
 def test_invalid_kubeconfig_is_a_warning_and_condition_not_a_fatal() -> None:
@@ -388,6 +626,7 @@ def test_secret_shape_labels_annotations_and_data() -> None:
         "gitopscluster.fn.crossplane.io/region": "westeurope",
         "gitopscluster.fn.crossplane.io/composite-name": "team-a-dev",
         "gitopscluster.fn.crossplane.io/composite-namespace": "team-a",
+        "gitopscluster.fn.crossplane.io/cluster": "team-a-team-a-dev",
         "platform": "p",
         "env": "dev",
         "tier": "user-wins",
@@ -777,16 +1016,17 @@ def test_registration_readiness_is_the_objects_ready_condition() -> None:
         assert desired.ready[CREDENTIALS] is True
 
 
-@pytest.mark.parametrize("how", ["register-false", "nothing-before-ready"])
+@pytest.mark.parametrize("how", ["drained", "drain-false", "nothing-before-ready"])
 def test_neither_resource_exists_when_the_registration_must_not(how: str) -> None:
     written = registration_written()
-    if how == "register-false":
+    if how != "nothing-before-ready":
         observed = observe(
-            xr({"argocd": {"register": False}}),
+            xr({"argocd": {"register": False, "drain": how == "drained"}}),
             cluster_manifest=cluster(),
             details={"kubeconfig": KUBECONFIG},
             registration=written[REGISTRATION],
             credentials=written[CREDENTIALS],
+            required={APPLICATIONS: []} if how == "drained" else None,
         )
     else:
         observed = observe(

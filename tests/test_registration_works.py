@@ -249,6 +249,9 @@ def test_secret_follows_spec(registered: Registered, folder: str) -> None:
         f"{PREFIX}region": expected.region,
         f"{PREFIX}composite-name": xr["metadata"]["name"],
         **({f"{PREFIX}composite-namespace": namespace} if namespace else {}),
+        # The Argo CD name (a valid label value here), for ApplicationSets to copy onto
+        # the Applications they generate.
+        f"{PREFIX}cluster": expected.name,
     }
     # Crossplane labels what it composes (crossplane.io/composite, claim-*): not the function's.
     labels = {

@@ -226,21 +226,126 @@ def test_credential_gap_keeps_registration_apps_and_objects(stack: Stack) -> Non
     run.milestone(f"registration, Application and objects kept for {STEADY}s")
 
 
-def test_register_false_removes_the_registration(stack: Stack) -> None:
-    """(f) `spec.argocd.register: false` takes the cluster out of Argo CD."""
-    run = Pipeline(stack, example("aks-legacy-claim", "claim.yaml", "leaving"), "register-false")
+# What the baseline ApplicationSets put on a cluster labelled gateway and monitoring (the
+# aks-legacy-claim example), as (apiVersion, kind, name, namespace).
+BASELINE_OBJECTS = [
+    ("apps/v1", "Deployment", "guestbook-ui", "guestbook"),
+    ("v1", "Service", "guestbook-ui", "guestbook"),
+    ("v1", "ConfigMap", GUESTBOOK_CONFIG, "guestbook"),
+    ("v1", "ConfigMap", "envoy-gateway-stand-in", "envoy-gateway-system"),
+    ("v1", "ConfigMap", "node-exporter-stand-in", "monitoring"),
+]
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+
+
+def with_baseline(run: Pipeline) -> list[dict]:
+    """The claim through to all three baseline apps Synced and their objects on the cluster;
+    returns the cluster's Applications."""
     run.through_to_apps()
+    for appset in ("envoy-gateway", "node-exporter"):
+        run.synced(run.application(appset))
+    for api_version, kind, name, namespace in BASELINE_OBJECTS:
+        run.on_cluster(api_version, kind, name, namespace)
+    return wait_until(  # type: ignore[return-value]
+        lambda: len(run.applications()) == 3 and run.applications(), "the cluster's 3 Applications"
+    )
+
+
+def leave(stack: Stack, run: Pipeline, **argocd: bool) -> None:
     manifest = copy.deepcopy(run.manifest)
-    manifest["spec"]["argocd"]["register"] = False
+    manifest["spec"]["argocd"].update(register=False, **argocd)
     stack.hub.kube.apply(manifest)
-    run.milestone("register: false applied")
-    wait_until(lambda: not run.secrets(), "the Argo CD cluster Secret to go")
-    wait_until(lambda: not run.applications(), "the cluster's Applications to go")
-    run.milestone("Secret and Applications removed")
+    run.milestone(f"register: false applied ({argocd or 'drain by default'})")
+
+
+def test_register_false_drains_the_cluster_before_removing_the_registration(stack: Stack) -> None:
+    """(f) `spec.argocd.register: false` takes the cluster out of Argo CD gracefully: the
+    cluster is marked draining, the ApplicationSets delete its Applications while Argo CD
+    still reaches it, their resources finalizer deletes the objects from the cluster, and
+    only then does the function remove the registration."""
+    run = Pipeline(stack, example("aks-legacy-claim", "claim.yaml", "leaving"), "register-false")
+    apps = with_baseline(run)
+    name = base64.b64decode(run.registered()["data"]["name"]).decode()
+    for app in apps:
+        # The example templates label each Application with its cluster; Argo CD's
+        # ApplicationSet controller adds the resources finalizer by itself.
+        assert app["metadata"]["labels"][f"{LABELS}/cluster"] == name
+        assert RESOURCES_FINALIZER in app["metadata"]["finalizers"]
+    leave(stack, run)
+
+    def draining() -> bool:
+        marked = [s for s in run.secrets() if s["metadata"]["labels"].get(f"{LABELS}/state")]
+        return bool(marked) and marked[0]["metadata"]["labels"][f"{LABELS}/state"] == "draining"
+
+    wait_until(draining, "the cluster Secret to be marked draining")
+    run.milestone("cluster Secret marked draining")
+
+    gone: dict[str, float] = {}
+
+    def progress() -> bool:
+        """Milestones in the order they happen; the Secret must be the last to go. The
+        Secret is looked for after the objects, so a Secret seen in the same round as
+        the objects' absence was there after they had gone."""
+        if "apps" not in gone and not run.applications():
+            gone["apps"] = time.monotonic()
+            run.milestone("no Application for the cluster")
+        if "objects" not in gone and not any(
+            run.cluster.kube.get(*obj) for obj in BASELINE_OBJECTS
+        ):
+            gone["objects"] = time.monotonic()
+            run.milestone("baseline objects removed from the cluster")
+        if "secret" not in gone and not run.secrets():
+            gone["secret"] = time.monotonic()
+            run.milestone("Argo CD cluster Secret removed")
+        return len(gone) == 3
+
+    reason = ""
+    end = time.monotonic() + 120
+    while not progress():
+        if not reason and "secret" not in gone:
+            now = run.condition()
+            if now.get("reason") == "Draining":
+                reason = now["message"]
+                run.milestone("ArgoCDRegistered=False, Draining")
+        assert time.monotonic() < end, f"drain incomplete after 120s: {sorted(gone)} gone"
+        time.sleep(0.2)
+    assert gone["apps"] <= gone["secret"], "the Secret went before the Applications"
+    assert gone["objects"] <= gone["secret"], "the Secret went before the objects"
+    # The drain may finish before a poll sees Draining on the XR; when seen, it counts.
+    assert not reason or "Application" in reason, reason
+    wait_until(lambda: run.condition().get("reason") == "Disabled", "reason Disabled")
     assert run.condition()["status"] == "False"
-    # The cluster itself stays; today its apps' objects stay too (issue 14 drains them first).
+    # The cluster itself stays, empty of what Argo CD put there.
     assert stack.cloud.cluster_resource(run.xr())
-    assert run.cluster.kube.get("apps/v1", "Deployment", "guestbook-ui", "guestbook")
+    log_drain(run, gone)
+
+
+def test_register_false_with_drain_false_removes_the_registration_at_once(stack: Stack) -> None:
+    """(f') `drain: false` skips the wait, as before issue 14: Argo CD loses the cluster,
+    drops the Applications' resources finalizer, and their objects stay on the cluster."""
+    run = Pipeline(stack, example("aks-legacy-claim", "claim.yaml", "abandoned"), "drain-false")
+    with_baseline(run)
+    leave(stack, run, drain=False)
+    wait_until(lambda: not run.secrets(), "the Argo CD cluster Secret to go")
+    run.milestone("Argo CD cluster Secret removed")
+    wait_until(lambda: not run.applications(), "the cluster's Applications to go")
+    run.milestone("Applications removed")
+    now = run.condition()
+    assert (now["status"], now["reason"]) == ("False", "Disabled")
+    assert "drain is false" in now["message"]
+    for obj in BASELINE_OBJECTS:
+        assert run.cluster.kube.get(*obj), f"{obj} should stay on the cluster"
+    run.milestone("baseline objects left on the cluster, unmanaged")
+
+
+def log_drain(run: Pipeline, gone: dict[str, float]) -> None:
+    applied = next(v for k, v in run.marks.items() if k.startswith("register: false applied"))
+    start = run.started + applied
+    apps, objects, secret = (gone[k] - start for k in ("apps", "objects", "secret"))
+    run.milestone(
+        f"drained: Applications gone after {apps:.1f}s, objects after {objects:.1f}s, "
+        f"Secret after {secret:.1f}s"
+    )
 
 
 def test_deleting_the_claim_leaves_nothing_in_argocd(stack: Stack) -> None:
