@@ -1035,3 +1035,37 @@ def test_neither_resource_exists_when_the_registration_must_not(how: str) -> Non
     desired = compose(observed)
     assert REGISTRATION not in desired.resources
     assert CREDENTIALS not in desired.resources
+
+
+def test_every_lifecycle_transition_in_order() -> None:
+    """One cluster through its whole life, each reconcile observing what the last wrote:
+    (register, Applications Crossplane found) -> (condition status, reason, state label)."""
+    steps = [
+        (True, None, (False, "Registering", None)),
+        (True, None, (True, "Registered", None)),
+        (False, None, (False, "Draining", "draining")),
+        (False, ["guestbook-x", "envoy-gateway-x"], (False, "Draining", "draining")),
+        (True, None, (True, "Registered", None)),  # re-enabled mid-drain: back to normal
+        (False, ["guestbook-x"], (False, "Draining", "draining")),
+        (False, [], (False, "Disabled", None)),  # none left: removed
+        (False, None, (False, "Disabled", None)),
+        (True, None, (False, "Registering", None)),
+        (True, None, (True, "Registered", None)),
+    ]
+    written: dict[str, dict[str, Any]] = {}
+    for register, apps, want in steps:
+        required = {} if apps is None else {APPLICATIONS: [app(n) for n in apps]}
+        desired = compose(
+            observe(
+                xr({"argocd": {"register": register}}),
+                cluster_manifest=cluster(),
+                details={"kubeconfig": KUBECONFIG},
+                registration=written.get(REGISTRATION),
+                credentials=written.get(CREDENTIALS),
+                required=required,
+            )
+        )
+        registration = desired.resources.get(REGISTRATION)
+        state = labels_of(registration).get(STATE_LABEL) if registration else None
+        assert (*condition(desired), state) == want, (register, apps)
+        written = {k: v for k, v in desired.resources.items() if k in (REGISTRATION, CREDENTIALS)}
