@@ -280,11 +280,11 @@ def with_state(registration: dict[str, Any], state: str | None) -> dict[str, Any
     return {**registration, "metadata": metadata}
 
 
-def state_of(registration: dict[str, Any]) -> str | None:
-    """The state label of an observed registration's Argo CD Secret, if any."""
+def cluster_label_of(registration: dict[str, Any]) -> str | None:
+    """The cluster label of an observed registration's Argo CD Secret, if it has one."""
     labels = mapping(mapping(registered_secret(registration).get("metadata")).get("labels"))
-    value = labels.get(STATE_LABEL)
-    return value if isinstance(value, str) else None
+    value = labels.get(CLUSTER_LABEL)
+    return value if isinstance(value, str) and value else None
 
 
 def _patches_config(observed: dict[str, Any]) -> bool:

@@ -205,11 +205,14 @@ def _deregister(xr: Composite, fn_input: Input, observed: Observed, desired: Des
         message = "spec.argocd.register is false; the cluster is not registered in Argo CD"
         _report(desired, "Disabled", message, ok=False)
         return
-    label = f"{argocd.CLUSTER_LABEL}={argocd.cluster_label(xr)}"
+    # The value the Applications copied: the registered Secret's, should spec.argocd.name
+    # have changed together with register: false.
+    value = argocd.cluster_label_of(existing.manifest) or argocd.cluster_label(xr)
+    label = f"{argocd.CLUSTER_LABEL}={value}"
     namespace = fn_input.argocd.namespace
     desired.requirements[APPLICATIONS] = Requirement(
         namespace=namespace,
-        labels={argocd.CLUSTER_LABEL: argocd.cluster_label(xr)},
+        labels={argocd.CLUSTER_LABEL: value},
         api_version=argocd.APPLICATION_API,
         kind="Application",
     )

@@ -1069,3 +1069,28 @@ def test_every_lifecycle_transition_in_order() -> None:
         state = labels_of(registration).get(STATE_LABEL) if registration else None
         assert (*condition(desired), state) == want, (register, apps)
         written = {k: v for k, v in desired.resources.items() if k in (REGISTRATION, CREDENTIALS)}
+
+
+def test_a_drain_looks_for_the_label_the_registered_secret_carries() -> None:
+    """The Applications copied the label from the Secret: renaming the cluster together
+    with register: false still finds them; a Secret from before the label, the XR's."""
+    renamed = xr({"argocd": {"register": False, "name": "renamed"}})
+    observed = observe(
+        renamed,
+        cluster_manifest=cluster(),
+        details={"kubeconfig": KUBECONFIG},
+        registration=registered(),
+    )
+    wanted = compose(observed).requirements[APPLICATIONS].labels
+    assert wanted == {CLUSTER_LABEL: "team-a-team-a-dev"}
+
+    old = registered()
+    secret = registered_secret(old)
+    del secret["metadata"]["labels"][CLUSTER_LABEL]
+    observed = observe(
+        renamed,
+        cluster_manifest=cluster(),
+        details={"kubeconfig": KUBECONFIG},
+        registration=old,
+    )
+    assert compose(observed).requirements[APPLICATIONS].labels == {CLUSTER_LABEL: "renamed"}
