@@ -21,6 +21,7 @@ from tests.e2e.pipeline import LABELS, Pipeline, config, example
 from tests.e2e.process import wait_until
 
 if TYPE_CHECKING:
+    from tests.e2e.cloud import Identity
     from tests.e2e.stack import Stack
 
 STEADY = 10  # seconds a "nothing changes" assertion watches for
@@ -139,34 +140,18 @@ def test_credential_rotation_reaches_argocd_and_new_commits_still_deploy(stack: 
     """(d) The cloud issues a new client certificate and revokes the old one."""
     run = Pipeline(stack, example("aks-legacy-claim", "claim.yaml", "rotating"), "rotation")
     app = run.through_to_apps()
-    old = run.identity
-    new = stack.cloud.issue_admin(run.cluster)
-    stack.cloud.publish(stack.cloud.cluster_resource(run.xr()), new)
-    stack.cloud.revoke(run.cluster, old)
-    run.milestone("credentials rotated, old certificate revoked")
+    old, new = rotate(stack, run)
     with pytest.raises(ApiError) as refused:
         Kube(old.credentials).get("v1", "Namespace", "default")
     assert refused.value.status == 403
 
-    new_cert = base64.b64encode(new.credentials.cert).decode()
+    new_cert = b64(new.credentials.cert)
     wait_until(
         lambda: config(run.registered())["tlsClientConfig"]["certData"] == new_cert,
         "the registration to carry the new certificate",
     )
     run.milestone("registration follows the rotation")
-    revision = stack.apps.guestbook_release("2")
-    refresh(stack, app)
-    run.synced(app, revision)
-    wait_until(
-        lambda: (
-            run.cluster.kube.get("v1", "ConfigMap", GUESTBOOK_CONFIG, "guestbook")["data"][
-                "release"
-            ]
-            == "2"
-        ),
-        "guestbook release 2 on the cluster",
-    )
-    run.milestone("new commit deployed with the new certificate")
+    deploys_release(stack, run, app, "2")
 
 
 def test_namespaced_rotation_reaches_argocd_through_the_object(stack: Stack) -> None:
@@ -175,11 +160,7 @@ def test_namespaced_rotation_reaches_argocd_through_the_object(stack: Stack) -> 
     seconds (not at its next poll), and the Object never holds it."""
     run = Pipeline(stack, example("aks-namespaced", "xr.yaml", "rotating-ns"), "rotation-object")
     app = run.through_to_apps()
-    old = run.identity
-    new = stack.cloud.issue_admin(run.cluster)
-    stack.cloud.publish(stack.cloud.cluster_resource(run.xr()), new)
-    stack.cloud.revoke(run.cluster, old)
-    run.milestone("credentials rotated, old certificate revoked")
+    _, new = rotate(stack, run)
 
     new_cert = b64(new.credentials.cert)
     wait_until(
@@ -190,19 +171,7 @@ def test_namespaced_rotation_reaches_argocd_through_the_object(stack: Stack) -> 
     run.milestone("Argo CD's Secret follows the rotation through the Object")
     run.identity = new
     assert not leaks(run_object(stack, run), run, run.registered())
-    revision = stack.apps.guestbook_release("3")
-    refresh(stack, app)
-    run.synced(app, revision)
-    wait_until(
-        lambda: (
-            run.cluster.kube.get("v1", "ConfigMap", GUESTBOOK_CONFIG, "guestbook")["data"][
-                "release"
-            ]
-            == "3"
-        ),
-        "guestbook release 3 on the cluster",
-    )
-    run.milestone("new commit deployed with the new certificate")
+    deploys_release(stack, run, app, "3")
 
 
 def test_credential_gap_keeps_registration_apps_and_objects(stack: Stack) -> None:
@@ -403,6 +372,30 @@ def leaks(obj: dict, run: Pipeline, secret: dict) -> list[str]:
         found[f"{label} (PEM line)"] = body[0]
     text = json.dumps(obj)
     return [label for label, value in found.items() if value in text]
+
+
+def rotate(stack: Stack, run: Pipeline) -> tuple[Identity, Identity]:
+    """The cloud issues a new admin certificate and revokes the old one: (old, new)."""
+    old, new = run.identity, stack.cloud.issue_admin(run.cluster)
+    stack.cloud.publish(stack.cloud.cluster_resource(run.xr()), new)
+    stack.cloud.revoke(run.cluster, old)
+    run.milestone("credentials rotated, old certificate revoked")
+    return old, new
+
+
+def deploys_release(stack: Stack, run: Pipeline, app: dict, release: str) -> None:
+    """A new guestbook commit reaches the cluster: Argo CD syncs it with what it has now."""
+    revision = stack.apps.guestbook_release(release)
+    refresh(stack, app)
+    run.synced(app, revision)
+    wait_until(
+        lambda: cluster_release(run) == release, f"guestbook release {release} on the cluster"
+    )
+    run.milestone("new commit deployed with the new certificate")
+
+
+def cluster_release(run: Pipeline) -> str:
+    return run.cluster.kube.get("v1", "ConfigMap", GUESTBOOK_CONFIG, "guestbook")["data"]["release"]
 
 
 def refresh(stack: Stack, app: dict) -> None:
