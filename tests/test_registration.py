@@ -555,16 +555,16 @@ def test_cluster_scoped_xr_delivers_the_secret_itself() -> None:
     assert secret["metadata"]["namespace"] == "argocd"
 
 
-def test_cluster_scoped_xr_can_choose_object_delivery() -> None:
+def _cluster_scoped_with_object_delivery() -> Desired:
     fn_input = {**AKS_INPUT, "argocd": {"delivery": "Object"}}
-    desired = compose(
-        observe(
-            xr(namespace=None),
-            fn_input,
-            cluster_manifest=cluster(),
-            details={"kubeconfig": KUBECONFIG},
-        )
+    observed = observe(
+        xr(namespace=None), fn_input, cluster_manifest=cluster(), details={"kubeconfig": KUBECONFIG}
     )
+    return compose(observed)
+
+
+def test_cluster_scoped_xr_can_choose_object_delivery() -> None:
+    desired = _cluster_scoped_with_object_delivery()
     composed = desired.resources[REGISTRATION]
     assert composed["apiVersion"] == "kubernetes.crossplane.io/v1alpha2"
     assert composed["spec"]["providerConfigRef"] == {"name": "default"}
@@ -925,15 +925,7 @@ def test_delivery_secret_is_unchanged_and_has_no_credentials_secret() -> None:
 
 
 def test_cluster_scoped_object_reads_credentials_from_the_connection_secret_namespace() -> None:
-    fn_input = {**AKS_INPUT, "argocd": {"delivery": "Object"}}
-    desired = compose(
-        observe(
-            xr(namespace=None),
-            fn_input,
-            cluster_manifest=cluster(),
-            details={"kubeconfig": KUBECONFIG},
-        )
-    )
+    desired = _cluster_scoped_with_object_delivery()
     obj, credentials = _object_and_credentials(desired)
     assert credentials["metadata"]["namespace"] == "crossplane-system"
     (reference,) = obj["spec"]["references"]
