@@ -3,7 +3,7 @@
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from function.errors import FieldError
@@ -246,14 +246,25 @@ def kept(observed: dict[str, Any]) -> dict[str, Any]:
     desired = {k: v for k, v in observed.items() if k not in ("metadata", "status")}
     desired["metadata"] = {k: metadata[k] for k in KEPT_METADATA if k in metadata}
     if observed.get("kind") == "Object" and _patches_config(observed):
-        spec = mapping(desired.get("spec"))
-        for_provider = mapping(spec.get("forProvider"))
-        manifest = mapping(for_provider.get("manifest"))
-        data = mapping(manifest.get("data"))
-        if data.get(CONFIG_KEY) not in (None, CONFIG_PLACEHOLDER):
-            manifest = {**manifest, "data": {**data, CONFIG_KEY: CONFIG_PLACEHOLDER}}
-            desired["spec"] = {**spec, "forProvider": {**for_provider, "manifest": manifest}}
+        return _with_manifest(desired, _without_config)
     return desired
+
+
+def _without_config(manifest: dict[str, Any]) -> dict[str, Any]:
+    data = mapping(manifest.get("data"))
+    if data.get(CONFIG_KEY) in (None, CONFIG_PLACEHOLDER):
+        return manifest
+    return {**manifest, "data": {**data, CONFIG_KEY: CONFIG_PLACEHOLDER}}
+
+
+def _with_manifest(
+    obj: dict[str, Any], change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """An Object with its manifest (the Argo CD Secret) changed by `change`."""
+    spec = mapping(obj.get("spec"))
+    for_provider = mapping(spec.get("forProvider"))
+    manifest = change(mapping(for_provider.get("manifest")))
+    return {**obj, "spec": {**spec, "forProvider": {**for_provider, "manifest": manifest}}}
 
 
 def with_state(registration: dict[str, Any], state: str | None) -> dict[str, Any]:
@@ -263,11 +274,7 @@ def with_state(registration: dict[str, Any], state: str | None) -> dict[str, Any
     is what Argo CD reads.
     """
     if registration.get("kind") == "Object":
-        spec = mapping(registration.get("spec"))
-        for_provider = mapping(spec.get("forProvider"))
-        manifest = with_state(mapping(for_provider.get("manifest")), state)
-        spec = {**spec, "forProvider": {**for_provider, "manifest": manifest}}
-        return {**registration, "spec": spec}
+        return _with_manifest(registration, lambda manifest: with_state(manifest, state))
     metadata = mapping(registration.get("metadata"))
     labels = {k: v for k, v in mapping(metadata.get("labels")).items() if k != STATE_LABEL}
     if state is not None:
