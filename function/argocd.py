@@ -10,6 +10,7 @@ from function.errors import FieldError
 from function.inputs import Delivery, Input
 from function.kubeconfig import ClusterConnection
 from function.naming import bounded_name, dns_label, label_value, short_hash
+from function.state import Reads
 from function.xr import Composite, mapping
 
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
@@ -31,6 +32,11 @@ RESERVED_PREFIXES = (PREFIX, SECRET_TYPE_LABEL, MANAGED_BY_LABEL)
 
 # The metadata of an observed registration that is its user-visible content.
 KEPT_METADATA = ("name", "namespace", "labels", "annotations")
+# What kept() needs of an observed resource: all of it but its status, and of its
+# metadata what makes up its content (kind included: a Secret or an Object).
+KEPT_READS = Reads(
+    tuple(("metadata", key) for key in KEPT_METADATA), all_but=("metadata", "status")
+)
 
 # Delivery Object: the credentials (data.config) stay in a Secret of the function's own,
 # which provider-kubernetes patches into the manifest when it applies it.
@@ -237,7 +243,8 @@ def deliver(
 
 
 def kept(observed: dict[str, Any]) -> dict[str, Any]:
-    """An observed registration as desired state, unchanged: what the user already has.
+    """An observed registration (or grant) as desired state, unchanged: what the user
+    already has.
 
     Except credentials an Object's spec holds while it has a config reference: those are
     provider-kubernetes' transient copy (see CONFIG_PLACEHOLDER), never ours to keep.

@@ -6,24 +6,15 @@ here is plain data, so each step is testable without a server.
 
 import functools
 import operator
-from collections.abc import Callable
-from typing import Any
 
-from function import aks, argocd, gke, registration, status
-from function.inputs import Cloud, Input, parse_input
+from function import argocd, registration, status
+from function.clouds import CloudModule, aks, gke
+from function.inputs import Cloud, parse_input
 from function.state import Desired, Observed, Reads
-from function.xr import Composite, Scope, parse_composite
+from function.xr import Scope, parse_composite
 
-
-class CloudModule(registration.RegistrationCloud):
-    """What a cloud module (aks.py, gke.py) provides."""
-
-    READS: dict[str, Reads]
-    render: Callable[[Composite, Input], dict[str, dict[str, Any]]]
-    cluster_endpoint: Callable[[dict[str, Any]], str | None]
-
-
-# Adding a cloud is adding its module and one line here.
+# The one seam between the pipeline and a cloud (function/clouds/): adding a cloud is
+# adding its module and one line here.
 CLOUDS: dict[Cloud, CloudModule] = {Cloud.AKS: aks, Cloud.GKE: gke}  # type: ignore[dict-item]
 
 # What compose reads of the request (state.Reads); fn.py looks at nothing else.

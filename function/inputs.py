@@ -13,6 +13,11 @@ from function.errors import FieldError, from_validation_error
 from function.naming import check_annotations, check_labels, is_dns_label
 
 GROUP = "gitopscluster.fn.crossplane.io"
+GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# An IAM role ARN in any partition (aws, aws-cn, aws-us-gov), paths included.
+IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$"
+DEFAULT_AKS_ROLE = "Azure Kubernetes Service RBAC Cluster Admin"
+DEFAULT_EKS_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 VERSION = "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"
 DEFAULT_TTL = "60s"
@@ -27,6 +32,7 @@ class Cloud(StrEnum):
 
     AKS = "AKS"
     GKE = "GKE"
+    EKS = "EKS"
 
 
 class Delivery(StrEnum):
@@ -60,11 +66,80 @@ class ObjectProviderConfigRef(_Model):
     )
 
 
+class AzureIdentity(_Model):
+    """The Entra ID app or managed identity Argo CD runs as (AKS workload identity)."""
+
+    clientId: str | None = Field(
+        None,
+        pattern=GUID,
+        description="Its client ID, for argocd-k8s-auth azure when a claim sets no "
+        "spec.argocd.workloadIdentity.",
+    )
+    tenantId: str | None = Field(None, pattern=GUID, description="Its directory (tenant) ID.")
+    principalId: str | None = Field(
+        None,
+        pattern=GUID,
+        description="Its object ID: set it to compose a role assignment on every cluster "
+        "that uses Entra ID with Azure RBAC.",
+    )
+    role: str = Field(
+        DEFAULT_AKS_ROLE,
+        min_length=1,
+        max_length=256,
+        description="The Azure role assigned to it at each cluster's scope.",
+    )
+
+
+class AWSIdentity(_Model):
+    """The IAM role Argo CD assumes (IRSA or EKS Pod Identity)."""
+
+    roleArn: str | None = Field(
+        None,
+        description="Its ARN: Argo CD signs in to EKS clusters as this role "
+        "(awsAuthConfig.roleARN), and each cluster gets an access entry for it.",
+        json_schema_extra={"pattern": IAM_ROLE_ARN},
+    )
+    accessPolicy: str = Field(
+        DEFAULT_EKS_ACCESS_POLICY,
+        pattern=r"^[A-Za-z0-9]{1,128}$",
+        description="The EKS access policy associated with that role, by name "
+        "(arn:aws:eks::aws:cluster-access-policy/<name>).",
+    )
+
+    @field_validator("roleArn")
+    @classmethod
+    def _is_a_role_arn(cls, value: str | None) -> str | None:
+        return check_role_arn("input.argocd.identity.aws.roleArn", value)
+
+
+class GCPIdentity(_Model):
+    """The Google service account Argo CD runs as; granted once per project, not here."""
+
+    serviceAccount: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9-]{1,63}@[a-z0-9.-]+\.iam\.gserviceaccount\.com$",
+        description="Informational: GKE access is an IAM grant per project (see README).",
+    )
+
+
+class Identity(_Model):
+    """Argo CD's own cloud identity, the same for every cluster of a Composition."""
+
+    azure: AzureIdentity = Field(default_factory=AzureIdentity, description="On AKS.")
+    aws: AWSIdentity = Field(default_factory=AWSIdentity, description="On EKS.")
+    gcp: GCPIdentity = Field(default_factory=GCPIdentity, description="On GKE.")
+
+
 class ArgoCDInput(_Model):
     """Platform-wide Argo CD settings, the same for every cluster of a Composition."""
 
     namespace: str = Field(
         "argocd", description="Namespace where Argo CD watches for cluster Secrets."
+    )
+    identity: Identity = Field(
+        default_factory=Identity,
+        description="Argo CD's own cloud identity: how it signs in to new clusters, and "
+        "what the function grants access to each.",
     )
     delivery: Delivery = Field(
         Delivery.AUTO,
@@ -96,7 +171,7 @@ class Input(_Model):
 
     apiVersion: Literal["gitopscluster.fn.crossplane.io/v1beta1"] = API_VERSION
     kind: Literal["Input"] = "Input"
-    cloud: Cloud = Field(description="Cloud whose cluster this step composes: AKS or GKE.")
+    cloud: Cloud = Field(description="Cloud whose cluster this step composes: AKS, GKE or EKS.")
     argocd: ArgoCDInput = Field(default_factory=ArgoCDInput, description="Argo CD registration.")
     ttl: str = Field(
         DEFAULT_TTL,
@@ -129,6 +204,18 @@ class Input(_Model):
             msg = "must be a Kubernetes namespace name (lower-case DNS label)"
             raise ValueError(msg)
         return value
+
+
+def check_role_arn(field: str, value: str | None) -> str | None:
+    """An IAM role ARN, or a FieldError naming the field and the form."""
+    if value is not None and not re.fullmatch(IAM_ROLE_ARN, value):
+        shown = f" ({value!r})" if len(value) <= 80 else ""
+        raise FieldError(
+            field,
+            f"is not an IAM role ARN{shown}",
+            "Use arn:aws:iam::<12-digit account ID>:role/<role name>",
+        )
+    return value
 
 
 def duration_seconds(text: str) -> int | None:

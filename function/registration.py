@@ -17,11 +17,10 @@ spec.argocd.drain: false removes it at once.
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Mapping
 
 from function import argocd
+from function.clouds import CloudModule, Waiting
 from function.inputs import Delivery, Input
 from function.kubeconfig import ClusterConnection, KubeconfigError
 from function.managed import connection_secret_name, connection_secret_namespace
@@ -42,14 +41,12 @@ from function.xr import Composite, mapping
 REGISTRATION = "argocd-cluster"
 # Delivery Object only: the Secret holding data.config that the Object patches in.
 CREDENTIALS = "argocd-cluster-credentials"
+# Identity grants (CloudModule.access_grants) are named argocd-access, argocd-access-...
+GRANTS = "argocd-access"
 CONDITION = "ArgoCDRegistered"
 CONNECTION_SECRET = "cluster-connection-secret"
-# The observed registration is kept as it is through gaps (argocd.kept): all of it but
-# its status, and of its metadata what makes up its content (kind included: a Secret or
-# an Object).
-READS = Reads(
-    tuple(("metadata", key) for key in argocd.KEPT_METADATA), all_but=("metadata", "status")
-)
+# The observed registration is kept as it is through gaps (argocd.kept).
+READS = argocd.KEPT_READS
 # The credentials Secret is kept as it is through gaps too, and its config is what the
 # Object's digest and the status' authMethod follow.
 CREDENTIALS_READS = READS
@@ -64,41 +61,22 @@ REQUIRED_READS = {
 NAMED_APPLICATIONS = 5
 
 
-@dataclass(frozen=True)
-class Waiting:
-    """Why there is no connection yet: a condition reason and a message for people.
-
-    broken: the credentials exist but are unusable, which deserves a Warning event;
-    plain waiting (nothing there yet) is only a condition.
-    """
-
-    reason: str
-    message: str
-    broken: bool = False
-
-
-class RegistrationCloud(Protocol):
-    """What a cloud module provides for registration."""
-
-    CLOUD: str
-    DISTRIBUTION: str
-    CLUSTER: str
-    needs_connection_details: Callable[[Composite], bool]
-    argocd_connection: Callable[
-        [Composite, dict[str, Any], Mapping[str, bytes] | None], ClusterConnection | Waiting
-    ]
-    region: Callable[[str], str]
-    registration_annotations: Callable[[Composite, Mapping[str, ObservedResource]], dict[str, str]]
-
-
 def register(
-    xr: Composite, fn_input: Input, cloud: RegistrationCloud, observed: Observed, desired: Desired
+    xr: Composite, fn_input: Input, cloud: CloudModule, observed: Observed, desired: Desired
 ) -> None:
-    """Add argocd-cluster (or deliberately leave it out) with its condition and status."""
-    existing = observed.resources.get(REGISTRATION)
-    if not xr.spec.argocd.register_:
+    """Add argocd-cluster (or deliberately leave it out) with its condition and status,
+    and the grants that let Argo CD's own identity into the cluster."""
+    if xr.spec.argocd.register_:
+        _register(xr, fn_input, cloud, observed, desired)
+    else:
         _deregister(xr, fn_input, observed, desired)
-        return
+    _grant_access(xr, fn_input, cloud, observed, desired)
+
+
+def _register(
+    xr: Composite, fn_input: Input, cloud: CloudModule, observed: Observed, desired: Desired
+) -> None:
+    existing = observed.resources.get(REGISTRATION)
     how = argocd.delivery(xr, fn_input)
     try:
         connection = _connection(xr, fn_input, cloud, observed, desired)
@@ -119,10 +97,39 @@ def register(
         desired.ready[CREDENTIALS] = CREDENTIALS in observed.resources
 
 
+def _grant_access(
+    xr: Composite, fn_input: Input, cloud: CloudModule, observed: Observed, desired: Desired
+) -> None:
+    """Argo CD's access to the cluster follows the registration (SPEC §4 identity grants).
+
+    Composed once the cluster is Ready, independently of its credentials; rendered
+    afresh whenever the observed cluster tells enough, else kept as observed, as the
+    registration is through a gap; removed when the registration is (after a drain,
+    since Argo CD needs its access to delete the cluster's Applications).
+    """
+    registered = REGISTRATION in desired.resources
+    if not xr.spec.argocd.register_ and not registered:
+        return
+    cluster = observed.resources.get(cloud.CLUSTER)
+    grants = None
+    if cluster is not None and (registered or is_ready(cluster.manifest)):
+        grants = cloud.access_grants(xr, fn_input, cluster.manifest)
+    if grants is None:
+        grants = {
+            name: argocd.kept(seen.manifest)
+            for name, seen in observed.resources.items()
+            if name.startswith(GRANTS)
+        }
+    for name, grant in grants.items():
+        desired.resources[name] = grant
+        seen = observed.resources.get(name)
+        desired.ready[name] = seen is not None and is_ready(seen.manifest)
+
+
 def _write(
     xr: Composite,
     fn_input: Input,
-    cloud: RegistrationCloud,
+    cloud: CloudModule,
     observed: Observed,
     desired: Desired,
     connection: ClusterConnection,
@@ -191,7 +198,8 @@ def _keep(
 def _deregister(xr: Composite, fn_input: Input, observed: Observed, desired: Desired) -> None:
     """register: false: withdraw the cluster from Argo CD, then remove its registration.
 
-    Leaving argocd-cluster (and its credentials) out of desired state deletes them.
+    Leaving argocd-cluster (and its credentials and grants) out of desired state deletes
+    them.
     """
     existing = observed.resources.get(REGISTRATION)
     if not xr.spec.argocd.drain:
@@ -266,7 +274,7 @@ def _observed_status(
 
 
 def _connection(
-    xr: Composite, fn_input: Input, cloud: RegistrationCloud, observed: Observed, desired: Desired
+    xr: Composite, fn_input: Input, cloud: CloudModule, observed: Observed, desired: Desired
 ) -> ClusterConnection | Waiting:
     """The Argo CD connection for the cluster, or why it cannot be had yet."""
     cluster = observed.resources.get(cloud.CLUSTER)
@@ -280,13 +288,13 @@ def _connection(
         details = _connection_details(xr, fn_input, cloud, observed, cluster, desired)
         if isinstance(details, Waiting):
             return details
-    return cloud.argocd_connection(xr, cluster.manifest, details)
+    return cloud.argocd_connection(xr, fn_input, cluster.manifest, details)
 
 
 def _connection_details(
     xr: Composite,
     fn_input: Input,
-    cloud: RegistrationCloud,
+    cloud: CloudModule,
     observed: Observed,
     cluster: ObservedResource,
     desired: Desired,

@@ -13,14 +13,15 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from function.errors import FieldError, from_validation_error
-from function.inputs import ProviderConfigKind
+from function.inputs import GUID, IAM_ROLE_ARN, ProviderConfigKind, check_role_arn
 from function.naming import check_annotations, check_labels
 
-GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 K8S_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 CLUSTER_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
@@ -55,7 +56,8 @@ class NodePool(_Model):
     size: str | None = Field(
         None,
         min_length=1,
-        description="VM size (AKS) or machine type (GKE); cloud default if unset.",
+        description="VM size (AKS), machine type (GKE) or instance type (EKS); cloud default "
+        "if unset.",
     )
     count: int = Field(3, ge=1, description="Number of nodes (per zone on regional GKE clusters).")
     minCount: int | None = Field(None, ge=1, description="Autoscaling minimum; set with maxCount.")
@@ -142,7 +144,9 @@ class ArgoCDSpec(_Model):
 class ClusterSpec(_Model):
     """What the user asks for: the XR's spec."""
 
-    location: str = Field(min_length=1, description="Azure region, or GCP region or zone.")
+    location: str = Field(
+        min_length=1, description="Azure region, GCP region or zone, or AWS region."
+    )
     version: str | None = Field(
         None,
         pattern=K8S_VERSION,
@@ -155,6 +159,21 @@ class ClusterSpec(_Model):
         max_length=90,
         description="AKS: an existing resource group; a new one is composed if unset.",
     )
+    subnetIds: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] = Field(
+        default_factory=list,
+        description="EKS: subnets of the cluster and its nodes, at least two, in different "
+        "availability zones.",
+    )
+    clusterRoleArn: str | None = Field(
+        None,
+        description="EKS: an existing cluster IAM role; a new one is composed if unset.",
+        json_schema_extra={"pattern": IAM_ROLE_ARN},
+    )
+    nodeRoleArn: str | None = Field(
+        None,
+        description="EKS: an existing node IAM role; a new one is composed if unset.",
+        json_schema_extra={"pattern": IAM_ROLE_ARN},
+    )
     providerConfigName: str = Field(
         "default", min_length=1, description="ProviderConfig of the cloud managed resources."
     )
@@ -162,6 +181,11 @@ class ClusterSpec(_Model):
         ProviderConfigKind.CLUSTER, description="Kind of that ProviderConfig, for namespaced XRs."
     )
     argocd: ArgoCDSpec = Field(default_factory=ArgoCDSpec, description="Argo CD registration.")
+
+    @field_validator("clusterRoleArn", "nodeRoleArn")
+    @classmethod
+    def _is_a_role_arn(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_role_arn(f"spec.{info.field_name}", value)
 
 
 @dataclass(frozen=True)

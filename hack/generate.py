@@ -21,9 +21,10 @@ GROUP = "platform.example.org"
 XR_VERSION = "v1alpha1"
 INPUT_CRD = ROOT / "package" / "input" / f"{inputs.GROUP}_inputs.yaml"
 
-# Fields only one cloud has; the other cloud's XRD leaves them out.
+# Fields only one cloud has; the other clouds' XRDs leave them out.
 AKS_ONLY = ("resourceGroupName", "argocd.workloadIdentity")
-CLOUD_ONLY = {"AKS": (), "GKE": AKS_ONLY}
+EKS_ONLY = ("subnetIds", "clusterRoleArn", "nodeRoleArn")
+CLOUD_ONLY = {"AKS": EKS_ONLY, "GKE": AKS_ONLY + EKS_ONLY, "EKS": AKS_ONLY}
 
 
 @dataclass(frozen=True)

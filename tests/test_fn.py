@@ -141,7 +141,10 @@ def test_bad_spec_is_one_fatal_result_naming_the_field(spec: dict, message: str)
     ("fn_input", "message"),
     [
         (None, "input: the pipeline step has no input"),
-        ({**AKS_INPUT, "cloud": "EKS"}, "input.cloud: Input should be 'AKS' or 'GKE' (got 'EKS')"),
+        (
+            {**AKS_INPUT, "cloud": "OKE"},
+            "input.cloud: Input should be 'AKS', 'GKE' or 'EKS' (got 'OKE')",
+        ),
         ({**AKS_INPUT, "clod": "AKS"}, "input.clod: Extra inputs are not permitted"),
         (
             {"apiVersion": AKS_INPUT["apiVersion"], "kind": "Input"},

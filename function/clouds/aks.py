@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 from typing import Any
 
+from function.argocd import KEPT_READS
+from function.clouds import Waiting
 from function.inputs import Input
 from function.kubeconfig import (
     ClusterConnection,
@@ -12,7 +14,6 @@ from function.kubeconfig import (
 )
 from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
 from function.naming import aks_dns_prefix
-from function.registration import Waiting
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
 
@@ -23,19 +24,28 @@ KUBECONFIG = "kubeconfig"
 ADMIN_KUBECONFIG = "attribute.kube_admin_config_raw"
 RESOURCE_GROUP = "resource-group"
 CLUSTER = "cluster"
+# The role assignment that lets Argo CD's identity into an Entra ID cluster.
+ACCESS = "argocd-access"
 
 _CLUSTER_API = {
     True: "containerservice.azure.m.upbound.io/v1beta1",
     False: "containerservice.azure.upbound.io/v1beta2",
 }
 _GROUP_API = {True: "azure.m.upbound.io/v1beta1", False: "azure.upbound.io/v1beta1"}
+_ROLE_ASSIGNMENT_API = {
+    True: "authorization.azure.m.upbound.io/v1beta1",
+    False: "authorization.azure.upbound.io/v1beta1",
+}
 EXTERNAL_NAME = "crossplane.io/external-name"
 # What this module reads of each observed resource, beyond its conditions.
 READS = {
     RESOURCE_GROUP: Reads((("metadata", "annotations", EXTERNAL_NAME), ("metadata", "name"))),
     CLUSTER: Reads(
-        (("status", "atProvider", "fqdn"), ("status", "atProvider", "currentKubernetesVersion"))
+        tuple(
+            ("status", "atProvider", field) for field in ("fqdn", "currentKubernetesVersion", "id")
+        )
     ),
+    ACCESS: KEPT_READS,
 }
 
 
@@ -54,8 +64,9 @@ def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
     if spec.argocd.auth is AuthMode.WORKLOAD_IDENTITY:
         # Entra ID authentication with Azure RBAC, so Argo CD's identity can sign in.
         entra: dict[str, Any] = {"azureRbacEnabled": True}
-        if spec.argocd.workloadIdentity and spec.argocd.workloadIdentity.tenantId:
-            entra["tenantId"] = spec.argocd.workloadIdentity.tenantId
+        _, tenant_id = _argocd_identity(xr, fn_input)
+        if tenant_id:
+            entra["tenantId"] = tenant_id
         cluster["azureActiveDirectoryRoleBasedAccessControl"] = entra
     if spec.resourceGroupName:
         cluster["resourceGroupName"] = spec.resourceGroupName
@@ -113,8 +124,17 @@ def needs_connection_details(_: Composite) -> bool:
     return True
 
 
+def _argocd_identity(xr: Composite, fn_input: Input) -> tuple[str | None, str | None]:
+    """Client and tenant ID Argo CD signs in with: the claim's, else the platform's."""
+    claimed = xr.spec.argocd.workloadIdentity
+    if claimed is not None:
+        return claimed.clientId, claimed.tenantId
+    platform = fn_input.argocd.identity.azure
+    return platform.clientId, platform.tenantId
+
+
 def argocd_connection(
-    xr: Composite, _: dict[str, Any], details: Mapping[str, bytes] | None
+    xr: Composite, fn_input: Input, _: dict[str, Any], details: Mapping[str, bytes] | None
 ) -> ClusterConnection | Waiting:
     """Pick the kubeconfig for the auth mode and translate it for Argo CD."""
     details = details or {}
@@ -122,16 +142,15 @@ def argocd_connection(
     if not user and not admin:
         return Waiting("WaitingForCredentials", "the connection Secret has no kubeconfig yet")
     argocd = xr.spec.argocd
-    identity = argocd.workloadIdentity
-    client_id = identity.clientId if identity else None
-    tenant_id = identity.tenantId if identity else None
+    client_id, tenant_id = _argocd_identity(xr, fn_input)
     entra = bool(user) and has_kubelogin(user)
 
     if argocd.auth is AuthMode.WORKLOAD_IDENTITY:
         if not client_id:
             raise WorkloadIdentityRequired(
                 "spec.argocd.workloadIdentity.clientId",
-                "is required when spec.argocd.auth is WorkloadIdentity",
+                "is required when spec.argocd.auth is WorkloadIdentity, unless the "
+                "Composition's input sets argocd.identity.azure.clientId",
                 "Set it to the client ID of the Entra ID app federated with Argo CD's "
                 "application-controller and server service accounts",
             )
@@ -155,6 +174,39 @@ def argocd_connection(
     if user:
         return translate(user, client_id, tenant_id)
     return translate(admin)  # type: ignore[arg-type]
+
+
+def access_grants(
+    xr: Composite, fn_input: Input, observed_cluster: dict[str, Any]
+) -> dict[str, dict[str, Any]] | None:
+    """A role assignment for Argo CD's identity at the cluster's scope.
+
+    Only for a cluster that uses Entra ID with Azure RBAC (spec.argocd.auth
+    WorkloadIdentity), and only when the input names the identity's object ID.
+    """
+    identity = fn_input.argocd.identity.azure
+    if not identity.principalId or xr.spec.argocd.auth is not AuthMode.WORKLOAD_IDENTITY:
+        return {}
+    cluster_id = observed_cluster.get("status", {}).get("atProvider", {}).get("id")
+    if not cluster_id:
+        return None
+    return {
+        ACCESS: {
+            "apiVersion": _ROLE_ASSIGNMENT_API[xr.namespaced],
+            "kind": "RoleAssignment",
+            "spec": {
+                "forProvider": {
+                    "principalId": identity.principalId,
+                    # Managed identities and app registrations alike; saying so spares
+                    # Azure a directory lookup that fails for a principal created moments ago.
+                    "principalType": "ServicePrincipal",
+                    "roleDefinitionName": identity.role,
+                    "scope": cluster_id,
+                },
+                "providerConfigRef": provider_config_ref(xr),
+            },
+        }
+    }
 
 
 def region(location: str) -> str:

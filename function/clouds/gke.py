@@ -4,6 +4,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from function.clouds import Waiting
 from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import (
@@ -14,7 +15,6 @@ from function.kubeconfig import (
     pem_data,
 )
 from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
-from function.registration import Waiting
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
 
@@ -109,7 +109,7 @@ def needs_connection_details(_: Composite) -> bool:
 
 
 def argocd_connection(
-    _: Composite, observed_cluster: dict[str, Any], __: Mapping[str, bytes] | None
+    _: Composite, __: Input, observed_cluster: dict[str, Any], ___: Mapping[str, bytes] | None
 ) -> ClusterConnection | Waiting:
     """Argo CD signs in with its own Google identity (argocd-k8s-auth gcp)."""
     at_provider = observed_cluster.get("status", {}).get("atProvider", {})
@@ -135,6 +135,13 @@ def argocd_connection(
         "tlsClientConfig": tls,
     }
     return ClusterConnection(f"https://{endpoint}", config_json(config), "GCPWorkloadIdentity")
+
+
+def access_grants(_: Composite, __: Input, ___: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """None: IAM on GKE is per project, so a binding composed per cluster would be shared
+    by every cluster of the project, and deleting one XR would revoke Argo CD everywhere.
+    The README says how to grant Argo CD's service account once per project."""
+    return {}
 
 
 def region(location: str) -> str:
