@@ -493,8 +493,9 @@ def _azure(
             field,
             "runs kubelogin (Entra ID), which Argo CD can only use through workload identity, "
             "and no Azure client ID is configured",
-            "Set spec.argocd.workloadIdentity.clientId to the client ID of the managed "
-            "identity federated with Argo CD's service accounts.",
+            "Set spec.argocd.workloadIdentity.clientId (or, for every cluster, the "
+            "Composition's input argocd.identity.azure.clientId) to the client ID of the "
+            "managed identity federated with Argo CD's service accounts.",
         )
     env = {"AAD_LOGIN_METHOD": "workloadidentity", "AZURE_CLIENT_ID": azure_client_id}
     if azure_tenant_id:

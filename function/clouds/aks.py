@@ -150,7 +150,7 @@ def argocd_connection(
             raise WorkloadIdentityRequired(
                 "spec.argocd.workloadIdentity.clientId",
                 "is required when spec.argocd.auth is WorkloadIdentity, unless the "
-                "Composition's input sets argocd.identity.azure.clientId",
+                "Composition's input argocd.identity.azure.clientId names Argo CD's identity",
                 "Set it to the client ID of the Entra ID app federated with Argo CD's "
                 "application-controller and server service accounts",
             )
