@@ -8,14 +8,14 @@ import functools
 import operator
 
 from function import argocd, registration, status
-from function.clouds import CloudModule, aks, gke
+from function.clouds import CloudModule, aks, eks, gke
 from function.inputs import Cloud, parse_input
 from function.state import Desired, Observed, Reads
 from function.xr import Scope, parse_composite
 
 # The one seam between the pipeline and a cloud (function/clouds/): adding a cloud is
 # adding its module and one line here.
-CLOUDS: dict[Cloud, CloudModule] = {Cloud.AKS: aks, Cloud.GKE: gke}  # type: ignore[dict-item]
+CLOUDS: dict[Cloud, CloudModule] = {Cloud.AKS: aks, Cloud.GKE: gke, Cloud.EKS: eks}  # type: ignore[dict-item]
 
 # What compose reads of the request (state.Reads); fn.py looks at nothing else.
 COMPOSITE_READS = Reads(
