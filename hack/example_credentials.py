@@ -1,4 +1,4 @@
-"""Write the examples' connection Secrets and GKE CA from freshly generated test PKI.
+"""Write the examples' connection Secrets and GKE and EKS CAs from freshly generated test PKI.
 
     python hack/example_credentials.py
 
@@ -34,6 +34,7 @@ AKS = (
     ),
 )
 GKE = ("gke-namespaced", "gke-cluster")
+EKS = ("eks-namespaced", "eks-cluster")
 
 
 def aks_kubeconfig(host: str, cluster: str, ca: str, cert: str, key: str, token: str) -> str:
@@ -105,11 +106,18 @@ def main() -> None:
             connection_secret(name, namespace, data)
         )
     for folder in GKE:
-        observed = EXAMPLES / folder / "observed.yaml"
-        pki = make_pki(f"example-{folder}")
-        ca = f"clusterCaCertificate: {pki.ca_data}"
-        text = re.sub(r"clusterCaCertificate: \S+", ca, observed.read_text())
-        observed.write_text(text)
+        observed_ca(folder, "clusterCaCertificate: ")
+    for folder in EKS:
+        # The data of status.atProvider.certificateAuthority[0] is the only "- data:" there.
+        observed_ca(folder, "- data: ")
+
+
+def observed_ca(folder: str, key: str) -> None:
+    """Put a fresh CA (base64 PEM) after key in the example's observed cluster."""
+    observed = EXAMPLES / folder / "observed.yaml"
+    pki = make_pki(f"example-{folder}")
+    text = re.sub(re.escape(key) + r"\S+", key + pki.ca_data, observed.read_text())
+    observed.write_text(text)
 
 
 if __name__ == "__main__":

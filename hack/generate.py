@@ -25,6 +25,9 @@ INPUT_CRD = ROOT / "package" / "input" / f"{inputs.GROUP}_inputs.yaml"
 AKS_ONLY = ("resourceGroupName", "argocd.workloadIdentity")
 EKS_ONLY = ("subnetIds", "clusterRoleArn", "nodeRoleArn")
 CLOUD_ONLY = {"AKS": EKS_ONLY, "GKE": AKS_ONLY + EKS_ONLY, "EKS": AKS_ONLY}
+# Fields one cloud requires though the shared model leaves them optional, with the
+# schema keywords that say how (EKS needs subnets in at least two availability zones).
+CLOUD_REQUIRED: dict[str, dict[str, dict[str, Any]]] = {"EKS": {"subnetIds": {"minItems": 2}}}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ EXAMPLES = (
     Example("gke-namespaced", "GKE", "GKECluster", Scope.NAMESPACED),
     Example("aks-legacy-claim", "AKS", "XAKSCluster", Scope.LEGACY_CLUSTER, "AKSClusterClaim"),
     Example("gke-cluster", "GKE", "XGKECluster", Scope.CLUSTER),
+    Example("eks-namespaced", "EKS", "EKSCluster", Scope.NAMESPACED),
+    Example("eks-cluster", "EKS", "XEKSCluster", Scope.CLUSTER),
 )
 
 
@@ -84,6 +89,10 @@ def input_crd() -> dict[str, Any]:
 def xrd(example: Example) -> dict[str, Any]:
     """The example's CompositeResourceDefinition: spec and status from the models."""
     spec = prune(openapi_schema(ClusterSpec), CLOUD_ONLY[example.cloud])
+    required = CLOUD_REQUIRED.get(example.cloud, {})
+    for name, keywords in required.items():
+        spec["properties"][name] = spec["properties"][name] | keywords
+    spec["required"] = sorted([*spec.get("required", ()), *required])
     status = openapi_schema(CompositeStatus)
     legacy = example.scope is Scope.LEGACY_CLUSTER
     plural = _plural(example.kind)

@@ -42,7 +42,14 @@ class Example:
         return self.files("connection-secret.yaml")
 
 
-EXAMPLE_FOLDERS = ("aks-namespaced", "gke-namespaced", "aks-legacy-claim", "gke-cluster")
+EXAMPLE_FOLDERS = (
+    "aks-namespaced",
+    "gke-namespaced",
+    "aks-legacy-claim",
+    "gke-cluster",
+    "eks-namespaced",
+    "eks-cluster",
+)
 
 
 def render(
@@ -155,7 +162,8 @@ def render_variant(
 
     fresh: nothing exists yet. observed: the cloud resources exist and are Ready,
     and the provider has written the connection Secret. registered: additionally
-    the Argo CD registration of the previous reconcile exists.
+    the Argo CD registration of the previous reconcile exists, with the identity
+    grants (argocd-access*) composed beside it.
     """
     example = Example(folder)
     observed: list[Path] = []
@@ -166,12 +174,14 @@ def render_variant(
     if variant == "registered":
         # --observed-resources takes one file or folder: combine both into one file.
         previous = render_variant(crossplane, address, folder, "observed", workdir)
-        # The registration: argocd-cluster, and with delivery Object its credentials Secret.
+        # The registration: argocd-cluster, with delivery Object its credentials Secret,
+        # and the grants that let Argo CD's identity in.
         written = composed(documents(previous))
         registration = [
-            as_observed(written[name])
-            for name in ("argocd-cluster", "argocd-cluster-credentials")
-            if name in written
+            as_observed(resource)
+            for name, resource in written.items()
+            if name in ("argocd-cluster", "argocd-cluster-credentials")
+            or name.startswith("argocd-access")
         ]
         combined = workdir / f"{folder}-registered.yaml"
         docs = [d for p in observed for d in documents(p.read_text())] + registration

@@ -29,6 +29,16 @@ NAMESPACED_APIS = {
         "cluster": ("container.gcp.m.upbound.io/v1beta1", "Cluster"),
         "node-pool": ("container.gcp.m.upbound.io/v1beta1", "NodePool"),
     },
+    "eks": {
+        "cluster-role": ("iam.aws.m.upbound.io/v1beta1", "Role"),
+        "cluster-role-policy": ("iam.aws.m.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "node-role": ("iam.aws.m.upbound.io/v1beta1", "Role"),
+        "node-role-policy-worker": ("iam.aws.m.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "node-role-policy-cni": ("iam.aws.m.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "node-role-policy-registry": ("iam.aws.m.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "cluster": ("eks.aws.m.upbound.io/v1beta1", "Cluster"),
+        "node-group": ("eks.aws.m.upbound.io/v1beta1", "NodeGroup"),
+    },
 }
 CLUSTER_APIS = {
     "aks": {
@@ -39,14 +49,46 @@ CLUSTER_APIS = {
         "cluster": ("container.gcp.upbound.io/v1beta2", "Cluster"),
         "node-pool": ("container.gcp.upbound.io/v1beta2", "NodePool"),
     },
+    "eks": {
+        "cluster-role": ("iam.aws.upbound.io/v1beta1", "Role"),
+        "cluster-role-policy": ("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "node-role": ("iam.aws.upbound.io/v1beta1", "Role"),
+        "node-role-policy-worker": ("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "node-role-policy-cni": ("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "node-role-policy-registry": ("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment"),
+        "cluster": ("eks.aws.upbound.io/v1beta2", "Cluster"),
+        "node-group": ("eks.aws.upbound.io/v1beta2", "NodeGroup"),
+    },
 }
-# The legacy example brings its own resource group (spec.resourceGroupName).
+# Identity grants (SPEC §4), composed once the cluster is Ready.
+NAMESPACED_GRANT_APIS = {
+    "eks": {
+        "argocd-access": ("eks.aws.m.upbound.io/v1beta1", "AccessEntry"),
+        "argocd-access-policy": ("eks.aws.m.upbound.io/v1beta1", "AccessPolicyAssociation"),
+    },
+}
+CLUSTER_GRANT_APIS = {
+    "eks": {
+        "argocd-access": ("eks.aws.upbound.io/v1beta1", "AccessEntry"),
+        "argocd-access-policy": ("eks.aws.upbound.io/v1beta1", "AccessPolicyAssociation"),
+    },
+}
+# The legacy example brings its own resource group (spec.resourceGroupName); the
+# cluster-scoped EKS example its own IAM roles (spec.clusterRoleArn, spec.nodeRoleArn).
 EXPECTED_CLOUD_RESOURCES = {
     "aks-namespaced": NAMESPACED_APIS["aks"],
     "gke-namespaced": NAMESPACED_APIS["gke"],
     "aks-legacy-claim": {"cluster": CLUSTER_APIS["aks"]["cluster"]},
     "gke-cluster": CLUSTER_APIS["gke"],
+    "eks-namespaced": NAMESPACED_APIS["eks"],
+    "eks-cluster": {name: CLUSTER_APIS["eks"][name] for name in ("cluster", "node-group")},
 }
+# Only the EKS examples' inputs name Argo CD's identity (input.argocd.identity.aws.roleArn).
+EXPECTED_GRANTS = {
+    "eks-namespaced": NAMESPACED_GRANT_APIS["eks"],
+    "eks-cluster": CLUSTER_GRANT_APIS["eks"],
+}
+CLOUD_RESOURCES = {name for apis in NAMESPACED_APIS.values() for name in apis}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -74,9 +116,16 @@ def test_render_composes_spec_api_versions(rendered: Rendered, folder: str, vari
     cloud_resources = {
         name: (r["apiVersion"], r["kind"])
         for name, r in resources.items()
-        if name in ("resource-group", "cluster", "node-pool")
+        if name in CLOUD_RESOURCES
     }
     assert cloud_resources == EXPECTED_CLOUD_RESOURCES[folder]
+    grants = {
+        name: (r["apiVersion"], r["kind"])
+        for name, r in resources.items()
+        if name.startswith("argocd-access")
+    }
+    # Grants follow the registration: none before the cluster is Ready.
+    assert grants == ({} if variant == "fresh" else EXPECTED_GRANTS.get(folder, {}))
 
 
 @pytest.mark.parametrize("folder", EXAMPLE_FOLDERS)
@@ -88,13 +137,15 @@ def test_ready_follows_observed_cluster(rendered: Rendered, folder: str) -> None
     assert "cluster" in ready["message"]
     assert "cluster" not in fresh[0]["status"]
 
-    # The registration written on this reconcile is not Ready until it is observed.
+    # The registration written on this reconcile is not Ready until it is observed, nor
+    # are the identity grants composed with it.
     observed = documents(rendered(folder, "observed"))
     ready = {c["type"]: c for c in observed[0]["status"]["conditions"]}["Ready"]
-    unready = "argocd-cluster"
+    unready = ["argocd-cluster", *EXPECTED_GRANTS.get(folder, {})]
     if "namespaced" in folder:  # delivery Object: the Object and its credentials Secret
-        unready += ", argocd-cluster-credentials"
-    assert (ready["status"], ready["message"]) == ("False", f"Unready resources: {unready}")
+        unready.append("argocd-cluster-credentials")
+    message = f"Unready resources: {_crossplane_list(unready)}"
+    assert (ready["status"], ready["message"]) == ("False", message)
 
     observed = documents(rendered(folder, "registered"))
     ready = {c["type"]: c for c in observed[0]["status"]["conditions"]}["Ready"]
@@ -103,7 +154,17 @@ def test_ready_follows_observed_cluster(rendered: Rendered, folder: str) -> None
     assert endpoint.startswith("https://")
 
 
-@pytest.mark.parametrize("folder", ["aks-namespaced", "gke-namespaced"])
+def _crossplane_list(names: list[str]) -> str:
+    """Names as Crossplane lists them in a condition: sorted, three at most."""
+    names = sorted(names)
+    if len(names) > 3:
+        return f"{', '.join(names[:3])}, and {len(names) - 3} more"
+    if len(names) == 3:
+        return f"{', '.join(names[:2])}, and {names[2]}"
+    return ", ".join(names)
+
+
+@pytest.mark.parametrize("folder", ["aks-namespaced", "gke-namespaced", "eks-namespaced"])
 def test_namespaced_xr_composes_into_its_namespace_without_warnings(
     rendered: Rendered, folder: str
 ) -> None:
