@@ -117,6 +117,8 @@ def test_the_example_kinds() -> None:
             ("platform.example.org", "AKSClusterClaim", "aksclusterclaims"),
         ],
         "gke-cluster": [("platform.example.org", "XGKECluster", "xgkeclusters")],
+        "eks-namespaced": [("platform.example.org", "EKSCluster", "eksclusters")],
+        "eks-cluster": [("platform.example.org", "XEKSCluster", "xeksclusters")],
     }
 
 

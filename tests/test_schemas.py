@@ -33,11 +33,16 @@ def _model_of(annotation: Any) -> Any:
 
 
 def _walk(
-    model: type[BaseModel], schema: dict[str, Any], path: str, absent: frozenset[str] = frozenset()
+    model: type[BaseModel],
+    schema: dict[str, Any],
+    path: str,
+    absent: frozenset[str] = frozenset(),
+    required: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Differences between a model's fields and an OpenAPI object schema.
 
     absent: dotted paths the schema deliberately leaves out (another cloud's fields).
+    required: dotted paths the schema requires though the model does not (one cloud's).
     """
     problems = []
     props = schema.get("properties", {})
@@ -52,7 +57,7 @@ def _walk(
         field, prop, where = fields[name], props[name], f"{path}.{name}"
         inner = _model_of(field.annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
-            problems += _walk(inner, prop, where, absent)
+            problems += _walk(inner, prop, where, absent, required)
         elif (
             isinstance(inner, type)
             and issubclass(inner, enum.Enum)
@@ -63,7 +68,7 @@ def _walk(
             want = field.default.value if isinstance(field.default, enum.Enum) else field.default
             if prop.get("default") != want:
                 problems.append(f"{where}: default {prop.get('default')!r} != {want!r}")
-        if field.is_required() != (name in schema.get("required", [])):
+        if (field.is_required() or where in required) != (name in schema.get("required", [])):
             problems.append(f"{where}: required differs")
     return problems
 
@@ -87,7 +92,7 @@ def test_input_crd_agrees_with_input_model() -> None:
     # apiVersion and kind are the object's type, not fields to default.
     problems = _walk(Input, schema, "input")
     assert [p for p in problems if not p.startswith(("input.apiVersion", "input.kind"))] == []
-    assert schema["properties"]["cloud"]["enum"] == ["AKS", "GKE"]
+    assert schema["properties"]["cloud"]["enum"] == ["AKS", "GKE", "EKS"]
     assert schema["properties"]["argocd"]["properties"]["delivery"]["enum"] == [
         "Auto",
         "Secret",
@@ -100,12 +105,18 @@ def test_xrd_agrees_with_spec_and_status_models(example: generate.Example) -> No
     xrd = _load(EXAMPLES / example.folder / "definition.yaml")
     (version,) = xrd["spec"]["versions"]
     props = version["schema"]["openAPIV3Schema"]["properties"]
-    # GKE XRDs leave out the AKS-only fields, and nothing else.
-    aks_only = frozenset({"spec.resourceGroupName", "spec.argocd.workloadIdentity"})
-    absent = aks_only if example.cloud == "GKE" else frozenset()
-    assert _walk(ClusterSpec, props["spec"], "spec", absent) == []
+    # Each cloud's XRD leaves out the other clouds' fields, and nothing else.
+    aks_only = {"spec.resourceGroupName", "spec.argocd.workloadIdentity"}
+    eks_only = {"spec.subnetIds", "spec.clusterRoleArn", "spec.nodeRoleArn"}
+    absent = {"AKS": eks_only, "GKE": aks_only | eks_only, "EKS": aks_only}[example.cloud]
+    # EKS needs subnets in two zones: required, with at least two, in its XRDs alone.
+    required = {"EKS": {"spec.subnetIds"}}.get(example.cloud, set())
+    spec = props["spec"]
+    assert _walk(ClusterSpec, spec, "spec", frozenset(absent), frozenset(required)) == []
     assert _walk(CompositeStatus, props["status"], "status") == []
-    assert props["spec"]["required"] == ["location"]
+    assert spec["required"] == sorted(["location", *(p.removeprefix("spec.") for p in required)])
+    if example.cloud == "EKS":
+        assert spec["properties"]["subnetIds"]["minItems"] == 2
 
 
 def test_xrd_scopes_match_examples() -> None:
@@ -121,4 +132,6 @@ def test_xrd_scopes_match_examples() -> None:
         # v1 XRDs default to LegacyCluster, the only scope with claims.
         "aks-legacy-claim": ("apiextensions.crossplane.io/v1", None, "AKSClusterClaim"),
         "gke-cluster": ("apiextensions.crossplane.io/v2", "Cluster", None),
+        "eks-namespaced": ("apiextensions.crossplane.io/v2", "Namespaced", None),
+        "eks-cluster": ("apiextensions.crossplane.io/v2", "Cluster", None),
     }
