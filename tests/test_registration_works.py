@@ -4,7 +4,8 @@ Every example is rendered by the real `crossplane render` against the function o
 with a PKI made fresh for this run in place of the example's throwaway credentials. The
 composed `argocd-cluster` is then used exactly as Argo CD would use it: AKS Secrets do
 `GET /version` against a loopback API server that demands the client certificate; GKE
-Secrets (argocd-k8s-auth gcp, an exec plugin that cannot run here) prove the TLS half,
+Secrets (argocd-k8s-auth gcp, an exec plugin that cannot run here) and EKS Secrets
+(awsAuthConfig, from which Argo CD runs argocd-k8s-auth aws) prove the TLS half,
 verifying the server with the Secret's caData for the Secret's host.
 """
 
@@ -56,9 +57,15 @@ EXPECTED = {
     "aks-legacy-claim": Expected("azure", "aks", "northeurope", "payments-prod"),
     # A zone's region: us-central1-a is in us-central1.
     "gke-cluster": Expected("gcp", "gke", "us-central1", "shared-tools"),
+    "eks-namespaced": Expected("aws", "eks", "eu-west-1", "team-c-team-c-prod"),
+    "eks-cluster": Expected("aws", "eks", "us-east-2", "data-platform"),
 }
 AKS = [f for f in EXAMPLE_FOLDERS if EXPECTED[f].distribution == "aks"]
 GKE = [f for f in EXAMPLE_FOLDERS if EXPECTED[f].distribution == "gke"]
+EKS = [f for f in EXAMPLE_FOLDERS if EXPECTED[f].distribution == "eks"]
+# Both reach the API server over TLS, verified with the Secret's caData, and sign in with
+# an identity Argo CD has of its own.
+STATUS_ONLY = GKE + EKS
 
 
 @dataclass(frozen=True)
@@ -111,12 +118,16 @@ def _register(crossplane: CrossplaneCLI, address: str, folder: str, workdir: Pat
         observed = example.path / "observed.yaml"
     else:
         docs = documents(example.path.joinpath("observed.yaml").read_text())
-        endpoint = _observed_cluster(docs)["status"]["atProvider"]["endpoint"]
-        server, host, fresh_token = f"https://{endpoint}", endpoint, None
-        pki = _fresh_pki(folder, host)
-        _observed_cluster(docs)["status"]["atProvider"]["masterAuth"]["clusterCaCertificate"] = (
-            pki.ca_data
-        )
+        at_provider = _observed_cluster(docs)["status"]["atProvider"]
+        endpoint = at_provider["endpoint"]
+        if EXPECTED[folder].distribution == "eks":  # an https:// URL already
+            server, host, fresh_token = endpoint, _host(endpoint), None
+            pki = _fresh_pki(folder, host)
+            at_provider["certificateAuthority"] = [{"data": pki.ca_data}]
+        else:
+            server, host, fresh_token = f"https://{endpoint}", endpoint, None
+            pki = _fresh_pki(folder, host)
+            at_provider["masterAuth"]["clusterCaCertificate"] = pki.ca_data
         required = []
         observed = _write(workdir / "observed.yaml", docs)
     proc = render(crossplane, example, address, observed=[observed], required=required)
@@ -364,16 +375,19 @@ def test_gke_secret_uses_argocd_k8s_auth_gcp(registered: Registered, folder: str
         get_version(registered(folder).secret)
 
 
-@pytest.mark.parametrize("folder", GKE)
-def test_gke_secret_verifies_the_api_server(registered: Registered, folder: str) -> None:
+@pytest.mark.parametrize("folder", STATUS_ONLY)
+def test_status_only_secret_verifies_the_api_server(registered: Registered, folder: str) -> None:
     reg = registered(folder)
     with ApiServer(reg.pki, require_client_cert=False) as server:
         peer = tls_handshake(reg.secret, server.address)
-    assert ("IP Address", reg.host) in peer["subjectAltName"]
+    # GKE's endpoint is an IP address, EKS's a host name.
+    assert (("IP Address" if folder in GKE else "DNS"), reg.host) in peer["subjectAltName"]
 
 
-@pytest.mark.parametrize("folder", GKE)
-def test_gke_secret_refuses_a_server_from_another_ca(registered: Registered, folder: str) -> None:
+@pytest.mark.parametrize("folder", STATUS_ONLY)
+def test_status_only_secret_refuses_a_server_from_another_ca(
+    registered: Registered, folder: str
+) -> None:
     reg = registered(folder)
     impostor = _fresh_pki("impostor", reg.host)
     with (
@@ -381,3 +395,26 @@ def test_gke_secret_refuses_a_server_from_another_ca(registered: Registered, fol
         pytest.raises(ssl.SSLCertVerificationError),
     ):
         tls_handshake(reg.secret, server.address)
+
+
+# --- EKS: awsAuthConfig, read by Argo CD without connecting -------------------------------------
+
+
+@pytest.mark.parametrize("folder", EKS)
+def test_eks_secret_uses_aws_auth_config(registered: Registered, folder: str) -> None:
+    reg = registered(folder)
+    _, fn_input = _example_inputs(folder)
+    docs = documents(Example(folder).path.joinpath("observed.yaml").read_text())
+    annotations = _observed_cluster(docs)["metadata"]["annotations"]
+    external_name = annotations["crossplane.io/external-name"]
+    # cluster_from_secret is Argo CD's SecretToCluster: it accepts only its own field names.
+    config = cluster_from_secret(reg.secret)["config"]
+    assert config["awsAuthConfig"] == {
+        "clusterName": external_name,
+        "roleARN": fn_input["argocd"]["identity"]["aws"]["roleArn"],
+    }
+    # Nothing else authenticates: Argo CD signs a token for its own IAM role.
+    assert set(config) == {"awsAuthConfig", "tlsClientConfig"}
+    assert set(config["tlsClientConfig"]) == {"insecure", "caData"}
+    with pytest.raises(NotImplementedError):
+        get_version(reg.secret)
