@@ -12,6 +12,8 @@ AKS_INPUT = {
     "cloud": "AKS",
 }
 GKE_INPUT = {**AKS_INPUT, "cloud": "GKE"}
+EKS_INPUT = {**AKS_INPUT, "cloud": "EKS"}
+EKS_SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-0b2c3d4e5f6071829"]
 
 
 def xr(spec: dict[str, Any] | None = None, namespace: str | None = "team-a", **extra: Any) -> dict:
@@ -23,6 +25,20 @@ def xr(spec: dict[str, Any] | None = None, namespace: str | None = "team-a", **e
         "spec": {"location": "westeurope", **(spec or {})},
         **extra,
     }
+
+
+def eks_xr(
+    spec: dict[str, Any] | None = None, namespace: str | None = "team-a", **extra: Any
+) -> dict:
+    """An EKS XR: an AWS region and two subnets, the least EKS needs."""
+    composite = xr({"location": "eu-west-1", "subnetIds": EKS_SUBNETS, **(spec or {})}, namespace)
+    return {**composite, "kind": "EKSCluster" if namespace else "XEKSCluster", **extra}
+
+
+def eks_input(role_arn: str | None = None, **aws: str) -> dict:
+    """The EKS step's input, with Argo CD's IAM role when given."""
+    identity = {"roleArn": role_arn, **aws} if role_arn else aws
+    return {**EKS_INPUT, "argocd": {"identity": {"aws": identity}}} if identity else EKS_INPUT
 
 
 def request(
