@@ -501,12 +501,25 @@ ARGOCD_SPECS = fields(
 CLUSTER_SPECS = fields(
     {
         "location": (
-            valid_or(st.sampled_from(["westeurope", "us-central1-a", "europe-west4"]), "", 1),
+            valid_or(
+                st.sampled_from(["westeurope", "us-central1-a", "europe-west4", "eu-west-1"]), "", 1
+            ),
             0.97,
         ),
         "version": (valid_or(st.sampled_from(["1.33", "1.33.2"]), 1.33, "latest"), 0.4),
         "nodePool": (node_pools(), 0.5),
         "resourceGroupName": (valid_or(st.just("rg-shared"), "", "r" * 91), 0.2),
+        # EKS: at least two distinct subnets; the others ignore them.
+        "subnetIds": (
+            valid_or(
+                st.lists(st.sampled_from(["subnet-a", "subnet-b", "subnet-c"]), max_size=3),
+                "subnet-a",
+                [""],
+            ),
+            0.6,
+        ),
+        "clusterRoleArn": (valid_or(st.just("arn:aws:iam::123456789012:role/eks"), "x"), 0.1),
+        "nodeRoleArn": (valid_or(st.just("arn:aws:iam::123456789012:role/node"), "x"), 0.1),
         "providerConfigName": (valid_or(st.sampled_from(["default", "azure"]), ""), 0.2),
         "providerConfigKind": (
             valid_or(st.sampled_from(["ClusterProviderConfig", "ProviderConfig"]), "X"),
@@ -537,7 +550,7 @@ def composites(draw: st.DrawFn) -> dict[str, Any]:
         spec["compositionRef"] = {"name": "aks"}
     return {
         "apiVersion": "platform.example.org/v1alpha1",
-        "kind": draw(st.sampled_from(["AKSCluster", "XAKSCluster", "GKECluster"])),
+        "kind": draw(st.sampled_from(["AKSCluster", "XAKSCluster", "GKECluster", "EKSCluster"])),
         "metadata": metadata,
         "spec": spec,
     }
@@ -562,6 +575,25 @@ INPUT_ARGOCD = fields(
         ),
         "commonLabels": (SMALL_LABELS, 0.3),
         "commonAnnotations": (ANNOTATIONS, 0.2),
+        "identity": (
+            fields(
+                {
+                    "aws": (
+                        fields(
+                            {
+                                "roleArn": (
+                                    valid_or(st.just("arn:aws:iam::123456789012:role/argocd"), "x"),
+                                    0.7,
+                                ),
+                                "accessPolicy": (valid_or(st.just("AmazonEKSViewPolicy"), ""), 0.2),
+                            }
+                        ),
+                        0.9,
+                    )
+                }
+            ),
+            0.5,
+        ),
     },
     junk=RARE * 2,
 )
@@ -576,10 +608,10 @@ INPUT_FIELDS = fields(
 
 @st.composite
 def inputs(draw: st.DrawFn) -> dict[str, Any] | None:
-    """The step's input: mostly valid AKS or GKE, sometimes missing or malformed."""
+    """The step's input: mostly valid AKS, GKE or EKS, sometimes missing or malformed."""
     if draw(st.integers(0, RARE - 1)) == RARE - 1:
         return draw(st.none() | st.dictionaries(TEXT, JUNK, max_size=3))
-    cloud = draw(valid_or(st.sampled_from(["AKS", "GKE"]), "EKS", None))
+    cloud = draw(valid_or(st.sampled_from(["AKS", "GKE", "EKS"]), "OKE", None))
     return {"apiVersion": INPUT_API, "kind": "Input", "cloud": cloud} | draw(INPUT_FIELDS)
 
 
@@ -597,7 +629,21 @@ CONDITIONS = st.lists(
 AT_PROVIDER = fields(
     {
         "fqdn": (st.sampled_from(["aks-x.hcp.westeurope.azmk8s.io"]) | TEXT, 0.6),
-        "endpoint": (st.sampled_from(["34.1.2.3", "gke.example"]) | TEXT, 0.6),
+        "endpoint": (
+            st.sampled_from(
+                ["34.1.2.3", "gke.example", "https://x.gr7.eu-west-1.eks.amazonaws.com"]
+            )
+            | TEXT,
+            0.6,
+        ),
+        # EKS: a list of one {data}; anything else must read as not reported yet.
+        "certificateAuthority": (
+            st.lists(fields({"data": (CA_DATA, 0.8)}, junk=None), max_size=2) | JUNK,
+            0.5,
+        ),
+        "arn": (st.sampled_from(["arn:aws:eks:eu-west-1:123456789012:cluster/c", "x"]), 0.2),
+        "version": (st.sampled_from(["1.33"]), 0.2),
+        "platformVersion": (st.sampled_from(["eks.9"]), 0.2),
         "masterAuth": (fields({"clusterCaCertificate": (CA_DATA, 0.8)}, junk=None), 0.6),
         "currentKubernetesVersion": (st.sampled_from(["1.33.2"]), 0.3),
         "masterVersion": (st.sampled_from(["1.33.2-gke.1"]), 0.3),
@@ -608,14 +654,16 @@ AT_PROVIDER = fields(
 )
 READY = [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]
 OBSERVED_CLUSTERS = st.builds(
-    lambda conditions, at_provider: {
+    lambda conditions, at_provider, annotations: {
         "apiVersion": "containerservice.azure.m.upbound.io/v1beta1",
         "kind": "KubernetesCluster",
-        "metadata": {"name": "team-a-dev-k8s2p"},
+        "metadata": {"name": "team-a-dev-k8s2p", "annotations": annotations},
         "status": {"conditions": conditions, "atProvider": at_provider},
     },
     mostly(st.just(READY), CONDITIONS, one_in=3),
     AT_PROVIDER,
+    # The external name EKS registers by (awsAuthConfig.clusterName).
+    st.just({}) | st.just({"crossplane.io/external-name": "team-a-dev-k8s2p"}) | JUNK,
 )
 # Half the time what provider-upjet-azure publishes; otherwise any keys, any bytes.
 CONNECTION_DETAILS = mostly(
@@ -736,6 +784,18 @@ def cases(draw: st.DrawFn) -> Case:
         fn_input=draw(inputs()),
         tag=draw(st.text(UNICODE, max_size=12) | st.uuids().map(str)),
     )
+    spec = case.composite.get("spec")
+    eks = isinstance(case.fn_input, dict) and case.fn_input.get("cloud") == "EKS"
+    if eks and isinstance(spec, dict) and draw(st.integers(0, 3)) != 3:
+        # Mostly what the EKS XRD admits, so EKS reaches registration, not only its Fatals.
+        spec["location"] = "eu-west-1"
+        subnets = spec.get("subnetIds")
+        distinct = isinstance(subnets, list) and len(set(map(str, subnets))) == len(subnets)
+        if not distinct or len(subnets) < 2:
+            spec["subnetIds"] = ["subnet-a", "subnet-b"]
+        spec.pop("resourceGroupName", None)
+        if isinstance(spec.get("argocd"), dict):
+            spec["argocd"].pop("workloadIdentity", None)
     # Rare branches sit on the last roll: hypothesis draws 0 far more often than 1/n.
     if draw(st.integers(0, 4)) != 4:
         case.observed["cluster"] = draw(OBSERVED_CLUSTERS)

@@ -19,7 +19,7 @@ from function.compose import compose
 from function.errors import InvalidSpec
 from function.state import Observed, ObservedResource
 from function.structs import to_dict
-from tests.builders import AKS_INPUT, GKE_INPUT, request, xr
+from tests.builders import AKS_INPUT, GKE_INPUT, eks_input, eks_xr, request, xr
 from tests.pki import kubeconfig, make_pki
 from tests.strategies import Case, cases
 from tests.test_fuzz import FUZZ
@@ -222,3 +222,58 @@ def test_the_credentials_secret_beside_an_object_is_read_as_declared() -> None:
     selected = fn.to_observed(fn.select_request(req)).resources["argocd-cluster-credentials"]
     assert selected.manifest["data"] == credentials["data"]
     assert "managedFields" not in selected.manifest["metadata"]
+
+
+def test_an_eks_request_composes_the_same_from_what_it_reads() -> None:
+    """EKS registers from the cluster's status and external name, and keeps its grants
+    through a gap: all of it declared in eks.READS."""
+    ca = make_pki("reads-eks").ca_data
+    cluster = {
+        "apiVersion": "eks.aws.m.upbound.io/v1beta1",
+        "kind": "Cluster",
+        "metadata": {
+            "name": "team-a-dev-x7k2p",
+            "annotations": {"crossplane.io/external-name": "team-a-dev-x7k2p"},
+            "managedFields": [{"manager": "crossplane"}],
+        },
+        "spec": {"forProvider": {"region": "eu-west-1"}},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "atProvider": {
+                "endpoint": "https://abc.gr7.eu-west-1.eks.amazonaws.com",
+                "certificateAuthority": [{"data": ca}],
+                "arn": "arn:aws:eks:eu-west-1:123456789012:cluster/team-a-dev-x7k2p",
+                "version": "1.33",
+                "platformVersion": "eks.9",
+                "roleArn": "arn:aws:iam::123456789012:role/c",
+                "vpcConfig": {"vpcId": "vpc-1"},
+            },
+        },
+    }
+    fn_input = eks_input("arn:aws:iam::123456789012:role/argocd")
+    first = compose(
+        Observed(
+            composite=eks_xr(), input=fn_input, resources={"cluster": ObservedResource(cluster)}
+        )
+    )
+    assert {"argocd-cluster", "argocd-access", "argocd-access-policy"} <= set(first.resources)
+    req = request(eks_xr(), fn_input, observed={"cluster": cluster})
+    assert_same(req)
+    selected = fn.to_observed(fn.select_request(req)).resources["cluster"].manifest
+    assert set(selected["status"]["atProvider"]) == {
+        "endpoint",
+        "certificateAuthority",
+        "arn",
+        "version",
+        "platformVersion",
+    }
+
+    # A gap: the cluster is gone from the request; the registration and grants are kept.
+    written = {
+        name: {**first.resources[name], "metadata": {"name": name, "labels": {"a": "b"}}}
+        for name in ("argocd-cluster", "argocd-cluster-credentials", "argocd-access")
+    }
+    gap = request(eks_xr(), fn_input, observed=written)
+    assert_same(gap)
+    kept = compose(fn.to_observed(fn.select_request(gap)))
+    assert kept.resources["argocd-access"]["spec"] == first.resources["argocd-access"]["spec"]
