@@ -40,7 +40,12 @@ class Workload:
 
     @functools.cached_property
     def payload(self) -> bytes:
-        """Serialised once, so the load generator only moves bytes."""
+        """Serialised once, so the load generator only moves bytes.
+
+        Crossplane's bytes for one request differ on every call (Go marshals maps in
+        random order): only the content repeats, so a memo keyed on these bytes would
+        hit here and never live.
+        """
         return self.request.SerializeToString()
 
 
