@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Serve the function and render one example with Crossplane's real reconciler
 # (no Docker: the core binary from `make tools` is render's engine).
-#   hack/run-example.sh [aks-namespaced|gke-namespaced|aks-legacy-claim|gke-cluster]
+#   hack/run-example.sh [aks-namespaced|gke-namespaced|eks-namespaced|aks-legacy-claim|gke-cluster|eks-cluster]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 example=${1:-aks-namespaced}

@@ -1,16 +1,19 @@
 """The cloud, played by the test: the only part of the pipeline that cannot run here.
 
-No AKS or GKE exists on this machine, and no provider-upjet-azure or -gcp runs. This
-module does what they would, on the hub, for one composite resource: marks its
-managed resources Ready and Synced, fills the status fields the provider fills (AKS
-`fqdn`, `id`; GKE `endpoint`, `masterAuth.clusterCaCertificate`), and writes the AKS
-connection Secret with a kubeconfig for a stand-in API server. Credentials it issues
-are client certificates of the stand-in's own CA, each allowed in by a
-ClusterRoleBinding, so rotating them really locks the old one out.
+No AKS, GKE or EKS exists on this machine, and no provider-upjet-azure, -gcp or -aws
+runs. This module does what they would, on the hub, for one composite resource: marks
+its managed resources Ready and Synced, fills the status fields the provider fills (AKS
+`fqdn`, `id`; GKE `endpoint`, `masterAuth.clusterCaCertificate`; EKS `endpoint`,
+`certificateAuthority`, and the external name), and writes the AKS connection Secret
+with a kubeconfig for a stand-in API server. Credentials it issues are client
+certificates of the stand-in's own CA, each allowed in by a ClusterRoleBinding, so
+rotating them really locks the old one out.
 
-`argocd-k8s-auth gcp` needs Google; `write_gcp_auth_plugin` puts a stand-in on the
-application controller's PATH that prints an ExecCredential with a static token the
-stand-in API servers accept, so the rest of the exec path runs for real.
+`argocd-k8s-auth gcp` needs Google and `argocd-k8s-auth aws` needs AWS STS;
+`write_auth_plugin` puts a stand-in on the application controller's PATH that prints an
+ExecCredential with a static token the stand-in API servers accept, and records each
+call's arguments, so the rest of the exec path (Argo CD turning awsAuthConfig into a
+command line) runs for real.
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ if TYPE_CHECKING:
     from tests.e2e.kubernetes import KubeCluster
 
 GCP_TOKEN = "gke-stand-in-token-for-argocd"
-GCP_USER = "argocd-gcp"
+AWS_TOKEN = "eks-stand-in-token-for-argocd"
+# Static bearer tokens the stand-in clusters accept, for the users Argo CD signs in as.
+TOKENS = {GCP_TOKEN: "argocd-gcp", AWS_TOKEN: "argocd-aws"}
+EXTERNAL_NAME = "crossplane.io/external-name"
+AWS_ACCOUNT = "123456789012"
 CLOUD_GROUP = ".upbound.io"
 AZURE_SCOPE = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
@@ -77,6 +84,10 @@ class Cloud:
             f"{xr['kind']} {xr['metadata']['name']} to compose its cluster",
         )
         for resource in self.managed_resources(self._fresh(xr)):
+            if _is_eks_cluster(resource):
+                # provider-upjet-aws names the EKS cluster after the MR and records it.
+                name = resource["metadata"]["name"]
+                self.hub.patch(resource, {"metadata": {"annotations": {EXTERNAL_NAME: name}}})
             self._mark_ready(resource, _at_provider(resource, cluster))
         if not composed["apiVersion"].startswith("containerservice.azure"):
             return None
@@ -174,6 +185,16 @@ def _at_provider(resource: dict, cluster: KubeCluster) -> dict:
             "fqdn": f"{name}.hcp.stand-in.azmk8s.io",
             "currentKubernetesVersion": "1.34.2",
         }
+    if _is_eks_cluster(resource):
+        return {
+            "id": name,
+            "arn": f"arn:aws:eks:eu-west-1:{AWS_ACCOUNT}:cluster/{name}",
+            "endpoint": cluster.url,
+            "certificateAuthority": [{"data": base64.b64encode(cluster.ca.cert_pem).decode()}],
+            "version": "1.34",
+            "platformVersion": "eks.1",
+            "status": "ACTIVE",
+        }
     if kind == "Cluster" and resource["apiVersion"].startswith("container.gcp"):
         return {
             "id": f"projects/stand-in-project/locations/us-central1/clusters/{name}",
@@ -184,20 +205,39 @@ def _at_provider(resource: dict, cluster: KubeCluster) -> dict:
     return {"id": name}
 
 
-def write_gcp_auth_plugin(folder: Path) -> Path:
-    """A stand-in `argocd-k8s-auth` that answers `gcp` with a static ExecCredential."""
+def _is_eks_cluster(resource: dict) -> bool:
+    return resource["kind"] == "Cluster" and resource["apiVersion"].startswith("eks.aws")
+
+
+def write_auth_plugin(folder: Path) -> Path:
+    """A stand-in `argocd-k8s-auth` for `gcp` and `aws`: a static ExecCredential per cloud,
+    and each call's arguments appended to `calls` in the same folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    credential = {
-        "apiVersion": "client.authentication.k8s.io/v1beta1",
-        "kind": "ExecCredential",
-        "status": {"token": GCP_TOKEN},
-    }
+    gcp, aws = (
+        json.dumps(
+            {
+                "apiVersion": "client.authentication.k8s.io/v1beta1",
+                "kind": "ExecCredential",
+                "status": {"token": token},
+            }
+        )
+        for token in (GCP_TOKEN, AWS_TOKEN)
+    )
     script = folder / "argocd-k8s-auth"
     script.write_text(
         "#!/bin/sh\n"
-        "# Stand-in for argocd-k8s-auth gcp: Google is not reachable from this machine.\n"
-        '[ "$1" = gcp ] || { echo "stand-in serves only: argocd-k8s-auth gcp" >&2; exit 1; }\n'
-        f"echo '{json.dumps(credential)}'\n"
+        "# Stand-in for argocd-k8s-auth gcp|aws: Google and AWS are not reachable from here.\n"
+        f'echo "$*" >> "{calls_file(folder)}"\n'
+        'case "$1" in\n'
+        f"  gcp) echo '{gcp}' ;;\n"
+        f"  aws) echo '{aws}' ;;\n"
+        '  *) echo "stand-in serves only: argocd-k8s-auth gcp|aws" >&2; exit 1 ;;\n'
+        "esac\n"
     )
     script.chmod(0o755)
     return folder
+
+
+def calls_file(folder: Path) -> Path:
+    """Where the stand-in `argocd-k8s-auth` records the arguments Argo CD ran it with."""
+    return folder / "calls"

@@ -23,6 +23,7 @@ EXAMPLES = (
     ("aks-legacy-claim", "claim.yaml", "payments-prod"),
     ("aks-namespaced", "xr.yaml", "team-a-dev"),
     ("gke-cluster", "xr.yaml", "shared-tools"),
+    ("eks-namespaced", "xr.yaml", "team-c-prod"),
 )
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from tests.e2e import argocd
 from tests.e2e.apps import AppRepository
 from tests.e2e.argocd import ArgoCD
-from tests.e2e.cloud import GCP_TOKEN, GCP_USER, Cloud, write_gcp_auth_plugin
+from tests.e2e.cloud import TOKENS, Cloud, calls_file, write_auth_plugin
 from tests.e2e.components import ROOT
 from tests.e2e.crossplane import Crossplane
 from tests.e2e.function_runtime import FUNCTION, FunctionRuntime, install
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("e2e")
 TTL = "15s"
-CLOUD_CRDS = ("provider-upjet-azure", "provider-upjet-gcp")
+CLOUD_CRDS = ("provider-upjet-azure", "provider-upjet-gcp", "provider-upjet-aws")
 EXAMPLES = ROOT / "examples"
 
 
@@ -47,6 +47,8 @@ class Stack:
     apps: AppRepository
     started_in: float
     etcd: Etcd
+    # The arguments Argo CD ran the stand-in argocd-k8s-auth with, one call per line.
+    auth_calls: Path
     _exit: contextlib.ExitStack
     timings: dict[str, float] = field(default_factory=dict)
     _standins: list[KubeCluster] = field(default_factory=list)
@@ -78,7 +80,7 @@ class Stack:
             )
             install(hub, runtime, package)
             log.info("installed Function %s (%.1fs)", package, time.monotonic() - begin)
-            plugins = write_gcp_auth_plugin(workdir / "argocd" / "bin")
+            plugins = write_auth_plugin(workdir / "argocd" / "bin")
             started(ArgoCD.start(hub, workdir / "argocd", plugins), "Argo CD")
             apps = AppRepository.create(workdir / "git")
             hub.kube.apply_all(apps.applicationsets())
@@ -90,6 +92,7 @@ class Stack:
                 apps=apps,
                 started_in=time.monotonic() - begin,
                 etcd=etcd,
+                auth_calls=calls_file(plugins),
                 _exit=exit_stack.pop_all(),
             )
         log.info("stack up in %.1fs; logs in %s", stack.started_in, workdir)
@@ -99,7 +102,7 @@ class Stack:
         """A new, empty cluster for the cloud to hand out; stopped with the stack."""
         number = len(self._standins) + 1
         cluster = KubeCluster.start(
-            f"{name}-{number}", self.etcd, self.workdir / f"standin-{number}", {GCP_TOKEN: GCP_USER}
+            f"{name}-{number}", self.etcd, self.workdir / f"standin-{number}", TOKENS
         )
         self._standins.append(cluster)
         self._exit.callback(cluster.stop)
@@ -158,5 +161,5 @@ def _install_examples(hub: KubeCluster) -> None:
                 # connection Secret is noticed (default 60s; README, "Watch it live").
                 step["input"]["ttl"] = TTL
     hub.kube.apply_all(compositions)
-    for project in ("team-a", "team-b", "payments", "platform"):
+    for project in ("team-a", "team-b", "team-c", "payments", "platform"):
         argocd.project(hub, project)

@@ -33,15 +33,30 @@ EXAMPLES = {
     "team-a-dev": ("aks-namespaced", "xr.yaml"),
     "team-b-staging": ("gke-namespaced", "xr.yaml"),
     "shared-tools": ("gke-cluster", "xr.yaml"),
+    "team-c-prod": ("eks-namespaced", "xr.yaml"),
+    "data-platform": ("eks-cluster", "xr.yaml"),
 }
 # Exactly which clusters (Argo CD names) each baseline ApplicationSet reaches, from the
 # examples' spec.argocd.labels: payments-prod {prod, gateway, monitoring}, team-a-dev
 # {dev, gateway, monitoring}, team-b-staging {staging, monitoring}, shared-tools
-# {tools, gateway}. Argo CD's own ApplicationSet controller decides.
+# {tools, gateway}, team-c-prod {prod, monitoring}, data-platform {data, gateway}.
+# Argo CD's own ApplicationSet controller decides.
 REACH = {
-    "envoy-gateway": {"payments-prod", "team-a-team-a-dev", "shared-tools"},
-    "guestbook": {"payments-prod", "team-a-team-a-dev", "team-b-team-b-staging", "shared-tools"},
-    "node-exporter": {"payments-prod", "team-a-team-a-dev", "team-b-team-b-staging"},
+    "envoy-gateway": {"payments-prod", "team-a-team-a-dev", "shared-tools", "data-platform"},
+    "guestbook": {
+        "payments-prod",
+        "team-a-team-a-dev",
+        "team-b-team-b-staging",
+        "shared-tools",
+        "team-c-team-c-prod",
+        "data-platform",
+    },
+    "node-exporter": {
+        "payments-prod",
+        "team-a-team-a-dev",
+        "team-b-team-b-staging",
+        "team-c-team-c-prod",
+    },
 }
 
 
@@ -134,6 +149,50 @@ def test_gke_cluster_registers_from_status_alone(examples: dict[str, Pipeline], 
     assert cfg["execProviderConfig"]["command"] == "argocd-k8s-auth"
     assert cfg["execProviderConfig"]["args"] == ["gcp"]
     assert "certData" not in cfg.get("tlsClientConfig", {})
+
+
+@pytest.mark.parametrize("name", ["data-platform", "team-c-prod"])
+def test_eks_cluster_registers_with_argocds_own_role_and_grants_it_access(
+    stack: Stack, examples: dict[str, Pipeline], name: str
+) -> None:
+    """(c') EKS: no Secret, no token; Argo CD runs argocd-k8s-auth aws for the cluster's
+    name and Argo CD's role, which the function granted access with an access entry."""
+    run = examples[name]
+    role_arn = input_of(run)["argocd"]["identity"]["aws"]["roleArn"]
+    eks = run.stack.cloud.cluster_resource(run.xr())
+    cluster_name = eks["metadata"]["annotations"]["crossplane.io/external-name"]
+
+    cfg = config(run.registered())
+    assert cfg["awsAuthConfig"] == {"clusterName": cluster_name, "roleARN": role_arn}
+    assert "certData" not in cfg["tlsClientConfig"]
+    # Argo CD's own code turned awsAuthConfig into this command line, and its token got in
+    # (the guestbook objects are on the cluster: through_to_apps).
+    calls = stack.auth_calls.read_text().splitlines()
+    assert f"aws --cluster-name {cluster_name} --role-arn {role_arn}" in calls
+
+    def grants() -> dict[str, dict] | None:
+        found = {
+            r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: r
+            for r in stack.cloud.managed_resources(run.xr())
+            if r["kind"] in ("AccessEntry", "AccessPolicyAssociation")
+        }
+        return found if len(found) == 2 else None
+
+    granted = wait_until(grants, "the access entry and its policy association")
+    entry = granted["argocd-access"]["spec"]["forProvider"]
+    assert (entry["principalArn"], entry["type"]) == (role_arn, "STANDARD")
+    association = granted["argocd-access-policy"]["spec"]["forProvider"]
+    assert association["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
+    assert association["accessScope"] == {"type": "cluster"}
+
+
+def input_of(run: Pipeline) -> dict:
+    """The function's input in the Composition the run's XR uses."""
+    spec = run.xr()["spec"]
+    ref = spec.get("crossplane", {}).get("compositionRef") or spec["compositionRef"]
+    composition = run.hub.get("apiextensions.crossplane.io/v1", "Composition", ref["name"])
+    (step,) = [s for s in composition["spec"]["pipeline"] if s.get("input", {}).get("cloud")]
+    return step["input"]
 
 
 def test_credential_rotation_reaches_argocd_and_new_commits_still_deploy(stack: Stack) -> None:
