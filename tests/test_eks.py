@@ -207,6 +207,14 @@ def test_cluster_shape() -> None:
     assert "writeConnectionSecretToRef" not in desired.resources["cluster"]["spec"]
 
 
+def test_the_node_group_follows_the_clusters_version_only_when_one_is_asked_for() -> None:
+    pinned = reconcile(eks_xr({"version": "1.33"})).resources["node-group"]
+    default = reconcile(eks_xr()).resources["node-group"]
+
+    assert pinned["spec"]["forProvider"]["version"] == "1.33"
+    assert "version" not in default["spec"]["forProvider"]
+
+
 def test_roles_trust_their_service_and_attachments_select_their_role_by_label() -> None:
     desired = reconcile(eks_xr(namespace=None))
 

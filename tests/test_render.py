@@ -96,7 +96,10 @@ CLOUD_RESOURCES = {name for apis in NAMESPACED_APIS.values() for name in apis}
 def test_render_matches_expected_output(rendered: Rendered, folder: str, variant: str) -> None:
     out = rendered(folder, variant)
     golden = GOLDEN / f"{folder}.{variant}.yaml"
-    if UPDATE:
+    # Rewritten only when it differs in more than the order of its Results.
+    if UPDATE and not (
+        golden.exists() and _stable(documents(out)) == _stable(documents(golden.read_text()))
+    ):
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(out)
     assert golden.exists(), f"{golden} missing; run with UPDATE_GOLDEN=1 to create it"

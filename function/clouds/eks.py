@@ -206,6 +206,11 @@ def _node_group(xr: Composite) -> dict[str, Any]:
         node_group["nodeRoleArnSelector"] = _role_selector("node")
     if pool.size:
         node_group["instanceTypes"] = [pool.size]
+    if spec.version:
+        # A managed node group keeps its version when the control plane is upgraded; asking
+        # for spec.version here upgrades the nodes too (AWS refuses it until the control
+        # plane runs that version, and the provider retries until it does).
+        node_group["version"] = spec.version
     managed: dict[str, Any] = {
         "forProvider": node_group,
         "providerConfigRef": provider_config_ref(xr),
