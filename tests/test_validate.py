@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from function.compose import compose
+from function.state import Observed, ObservedResource
+from tests.builders import xr
 from tests.conftest import EXAMPLES, ROOT, CrossplaneCLI
 from tests.crossplane_cli import (
     EXAMPLE_FOLDERS,
@@ -21,6 +24,7 @@ from tests.crossplane_cli import (
     failures,
     validate,
 )
+from tests.test_identity_grants import ENTRA, GRANT, aks_cluster, identity_input
 
 
 def _write(path: Path, docs: list[dict]) -> Path:
@@ -92,3 +96,25 @@ def test_example_crossplane_objects_are_valid(
     # validate also checks each pipeline step's input against package/input.
     inputs = [s["input"] for d in docs for s in d["spec"].get("pipeline", ()) if "input" in s]
     assert len([v for v in verdicts if v["status"] == "valid"]) == len(docs) + len(inputs)
+
+
+@pytest.mark.parametrize("namespace", ["team-a", None], ids=["namespaced", "cluster-scoped"])
+def test_the_aks_role_assignment_is_valid(
+    crossplane: CrossplaneCLI, validate_cache: Path, tmp_path: Path, namespace: str | None
+) -> None:
+    """No example composes it (their clusters use local accounts), so compose it here."""
+    desired = compose(
+        Observed(
+            composite=xr(ENTRA, namespace=namespace),
+            input=identity_input(),
+            resources={"cluster": ObservedResource(aks_cluster())},
+        )
+    )
+    grant = desired.resources[GRANT]
+    grant["metadata"] = {"name": "team-a-dev-argocd-access"} | (
+        {"namespace": namespace} if namespace else {}
+    )
+
+    verdicts = validate(crossplane, validate_cache, [], _write(tmp_path / "grant.yaml", [grant]))
+    assert failures(verdicts) == []
+    assert [(v["kind"], v["status"]) for v in verdicts] == [("RoleAssignment", "valid")]
