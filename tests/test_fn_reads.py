@@ -23,6 +23,14 @@ from tests.builders import AKS_INPUT, GKE_INPUT, eks_input, eks_xr, request, xr
 from tests.pki import kubeconfig, make_pki
 from tests.strategies import Case, cases
 from tests.test_fuzz import FUZZ
+from tests.test_identity_grants import (
+    CLUSTER_ID,
+    ENTRA,
+    GRANT,
+    aks_cluster,
+    identity_input,
+    reconcile,
+)
 
 
 def whole(req: fnv1.RunFunctionRequest) -> Observed:
@@ -277,3 +285,20 @@ def test_an_eks_request_composes_the_same_from_what_it_reads() -> None:
     assert_same(gap)
     kept = compose(fn.to_observed(fn.select_request(gap)))
     assert kept.resources["argocd-access"]["spec"] == first.resources["argocd-access"]["spec"]
+
+
+@pytest.mark.parametrize("cluster_id", [True, False], ids=["rendered", "kept through a gap"])
+def test_the_aks_grant_is_read_as_declared(cluster_id: bool) -> None:
+    """The role assignment needs the cluster's status.atProvider.id, and a grant kept
+    through a gap needs all of it (declared in the clouds' READS): composed both ways,
+    the same answer."""
+    granted = reconcile(cluster_manifest=aks_cluster()).resources[GRANT]
+    observed = {
+        "cluster": aks_cluster(ready=cluster_id, cluster_id=CLUSTER_ID if cluster_id else None),
+        GRANT: {**granted, "metadata": {"name": "team-a-dev-x1"}, "status": {"atProvider": {}}},
+    }
+    req = request(xr(ENTRA), fn_input=identity_input(), observed=observed)
+
+    assert_same(req)
+    answer_patch, _ = answer(fn.to_observed(fn.select_request(req)))
+    assert GRANT in answer_patch.desired.resources

@@ -4,8 +4,9 @@ A cloud module renders the cloud's managed resources for an XR, reads the observ
 cluster for Argo CD (endpoint, credentials, facts for labels and annotations) and
 grants Argo CD's own cloud identity access to it. Everything else (validation, the
 registration lifecycle, delivery, status) is shared and lives outside this package.
-Adding a cloud is adding a module that provides CloudModule, and one line in
-compose.CLOUDS.
+Adding a cloud is adding a module that provides CloudModule, its name in inputs.Cloud
+and one line in compose.CLOUDS (and, for its examples' XRDs, its fields in
+hack/generate.py).
 """
 
 from collections.abc import Callable, Mapping
