@@ -15,7 +15,7 @@ from function.naming import check_annotations, check_labels, is_dns_label
 GROUP = "gitopscluster.fn.crossplane.io"
 GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # An IAM role ARN in any partition (aws, aws-cn, aws-us-gov), paths included.
-IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$"
+IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$"
 DEFAULT_AKS_ROLE = "Azure Kubernetes Service RBAC Cluster Admin"
 DEFAULT_EKS_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 VERSION = "v1beta1"
