@@ -1,5 +1,8 @@
 """What every composed managed resource shares: scope-dependent refs and names."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from function.inputs import Input
 from function.naming import bounded_name
 from function.xr import Composite
@@ -7,6 +10,22 @@ from function.xr import Composite
 # Siblings find each other through the XR that controls them both, never by a
 # generated name that only exists after the first apply.
 SAME_CONTROLLER = {"matchControllerRef": True}
+
+
+def managed_resource(
+    xr: Composite,
+    api_version: Mapping[bool, str],
+    kind: str,
+    for_provider: dict[str, Any],
+    **spec: Any,
+) -> dict[str, Any]:
+    """A managed resource at the API version for the XR's scope (by xr.namespaced), with
+    the XR's provider config; spec holds the rest (initProvider, writeConnectionSecretToRef)."""
+    return {
+        "apiVersion": api_version[xr.namespaced],
+        "kind": kind,
+        "spec": {"forProvider": for_provider, **spec, "providerConfigRef": provider_config_ref(xr)},
+    }
 
 
 def provider_config_ref(xr: Composite) -> dict:

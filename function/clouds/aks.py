@@ -12,7 +12,7 @@ from function.kubeconfig import (
     has_kubelogin,
     translate,
 )
-from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
+from function.managed import SAME_CONTROLLER, connection_secret_ref, managed_resource
 from function.naming import aks_dns_prefix
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
@@ -72,28 +72,17 @@ def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
         cluster["resourceGroupName"] = spec.resourceGroupName
     else:
         cluster["resourceGroupNameSelector"] = SAME_CONTROLLER
-        resources[RESOURCE_GROUP] = {
-            "apiVersion": _GROUP_API[xr.namespaced],
-            "kind": "ResourceGroup",
-            "spec": {
-                "forProvider": {"location": spec.location},
-                "providerConfigRef": provider_config_ref(xr),
-            },
-        }
-    managed: dict[str, Any] = {
-        "forProvider": cluster,
-        "providerConfigRef": provider_config_ref(xr),
-        "writeConnectionSecretToRef": connection_secret_ref(xr, fn_input, DISTRIBUTION),
+        resources[RESOURCE_GROUP] = managed_resource(
+            xr, _GROUP_API, "ResourceGroup", {"location": spec.location}
+        )
+    more: dict[str, Any] = {
+        "writeConnectionSecretToRef": connection_secret_ref(xr, fn_input, DISTRIBUTION)
     }
     if spec.nodePool.autoscaling:
         # The autoscaler owns the node count after creation; keeping it out of
         # forProvider stops the provider from fighting the autoscaler.
-        managed["initProvider"] = {"defaultNodePool": {"nodeCount": spec.nodePool.count}}
-    resources[CLUSTER] = {
-        "apiVersion": _CLUSTER_API[xr.namespaced],
-        "kind": "KubernetesCluster",
-        "spec": managed,
-    }
+        more["initProvider"] = {"defaultNodePool": {"nodeCount": spec.nodePool.count}}
+    resources[CLUSTER] = managed_resource(xr, _CLUSTER_API, "KubernetesCluster", cluster, **more)
     return resources
 
 
@@ -190,23 +179,15 @@ def access_grants(
     cluster_id = observed_cluster.get("status", {}).get("atProvider", {}).get("id")
     if not cluster_id:
         return None
-    return {
-        ACCESS: {
-            "apiVersion": _ROLE_ASSIGNMENT_API[xr.namespaced],
-            "kind": "RoleAssignment",
-            "spec": {
-                "forProvider": {
-                    "principalId": identity.principalId,
-                    # Managed identities and app registrations alike; saying so spares
-                    # Azure a directory lookup that fails for a principal created moments ago.
-                    "principalType": "ServicePrincipal",
-                    "roleDefinitionName": identity.role,
-                    "scope": cluster_id,
-                },
-                "providerConfigRef": provider_config_ref(xr),
-            },
-        }
+    assignment = {
+        "principalId": identity.principalId,
+        # Managed identities and app registrations alike; saying so spares Azure a
+        # directory lookup that fails for a principal created moments ago.
+        "principalType": "ServicePrincipal",
+        "roleDefinitionName": identity.role,
+        "scope": cluster_id,
     }
+    return {ACCESS: managed_resource(xr, _ROLE_ASSIGNMENT_API, "RoleAssignment", assignment)}
 
 
 def region(location: str) -> str:

@@ -11,7 +11,7 @@ from function.clouds import Waiting
 from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import ClusterConnection, KubeconfigError, config_json, pem_data
-from function.managed import SAME_CONTROLLER, provider_config_ref
+from function.managed import SAME_CONTROLLER, managed_resource
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite, mapping
 
@@ -81,11 +81,7 @@ def render(xr: Composite, _: Input) -> dict[str, dict[str, Any]]:
     else:
         cluster["roleArnSelector"] = _role_selector("cluster")
         resources |= _role(xr, CLUSTER_ROLE, "cluster", "eks.amazonaws.com", CLUSTER_ROLE_POLICIES)
-    resources[CLUSTER] = {
-        "apiVersion": _EKS_API[xr.namespaced],
-        "kind": "Cluster",
-        "spec": {"forProvider": cluster, "providerConfigRef": provider_config_ref(xr)},
-    }
+    resources[CLUSTER] = managed_resource(xr, _EKS_API, "Cluster", cluster)
     if not spec.nodeRoleArn:
         resources |= _role(xr, NODE_ROLE, "node", "ec2.amazonaws.com", NODE_ROLE_POLICIES)
     resources[NODE_GROUP] = _node_group(xr)
@@ -164,31 +160,19 @@ def _role(
             {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
         ],
     }
-    resources: dict[str, dict[str, Any]] = {
-        name: {
-            "apiVersion": _IAM_API[xr.namespaced],
-            "kind": "Role",
-            "metadata": {"labels": {ROLE_LABEL: role}},
-            "spec": {
-                # Serialized like the Secret's config: an unchanged role never diffs.
-                "forProvider": {"assumeRolePolicy": config_json(trust)},
-                "providerConfigRef": provider_config_ref(xr),
-            },
-        }
+    # Serialized like the Secret's config: an unchanged role never diffs.
+    assume = {"assumeRolePolicy": config_json(trust)}
+    resources = {
+        name: managed_resource(xr, _IAM_API, "Role", assume)
+        | {"metadata": {"labels": {ROLE_LABEL: role}}}
     }
     partition = _partition(xr.spec.location)
     for attachment, policy in policies.items():
-        resources[attachment] = {
-            "apiVersion": _IAM_API[xr.namespaced],
-            "kind": "RolePolicyAttachment",
-            "spec": {
-                "forProvider": {
-                    "policyArn": f"arn:{partition}:iam::aws:policy/{policy}",
-                    "roleSelector": _role_selector(role),
-                },
-                "providerConfigRef": provider_config_ref(xr),
-            },
+        attached = {
+            "policyArn": f"arn:{partition}:iam::aws:policy/{policy}",
+            "roleSelector": _role_selector(role),
         }
+        resources[attachment] = managed_resource(xr, _IAM_API, "RolePolicyAttachment", attached)
     return resources
 
 
@@ -211,22 +195,19 @@ def _node_group(xr: Composite) -> dict[str, Any]:
         # for spec.version here upgrades the nodes too (AWS refuses it until the control
         # plane runs that version, and the provider retries until it does).
         node_group["version"] = spec.version
-    managed: dict[str, Any] = {
-        "forProvider": node_group,
-        "providerConfigRef": provider_config_ref(xr),
-    }
+    more: dict[str, Any] = {}
     if pool.autoscaling:
         # The cluster autoscaler owns desiredSize after creation: set only at create time
         # (initProvider), the provider never resets it to count and fights the autoscaler.
         node_group["scalingConfig"] = {"minSize": pool.minCount, "maxSize": pool.maxCount}
-        managed["initProvider"] = {"scalingConfig": {"desiredSize": pool.count}}
+        more["initProvider"] = {"scalingConfig": {"desiredSize": pool.count}}
     else:
         node_group["scalingConfig"] = {
             "desiredSize": pool.count,
             "minSize": pool.count,
             "maxSize": pool.count,
         }
-    return {"apiVersion": _EKS_API[xr.namespaced], "kind": "NodeGroup", "spec": managed}
+    return managed_resource(xr, _EKS_API, "NodeGroup", node_group, **more)
 
 
 def _at_provider(observed_cluster: dict[str, Any]) -> dict[str, Any]:
@@ -319,35 +300,22 @@ def access_grants(
         # namespace-scoped access policy would deny.
         scope = {"type": "namespace", "namespaces": list(spec.argocd.namespaces)}
     partition = _partition(spec.location)
+    entry = {
+        "region": spec.location,
+        "clusterNameSelector": SAME_CONTROLLER,
+        "principalArn": identity.roleArn,
+        "type": "STANDARD",
+    }
+    association = {
+        "region": spec.location,
+        "clusterNameSelector": SAME_CONTROLLER,
+        "principalArnSelector": SAME_CONTROLLER,
+        "policyArn": f"arn:{partition}:eks::aws:cluster-access-policy/{identity.accessPolicy}",
+        "accessScope": scope,
+    }
     return {
-        ACCESS: {
-            "apiVersion": _ACCESS_API[xr.namespaced],
-            "kind": "AccessEntry",
-            "spec": {
-                "forProvider": {
-                    "region": spec.location,
-                    "clusterNameSelector": SAME_CONTROLLER,
-                    "principalArn": identity.roleArn,
-                    "type": "STANDARD",
-                },
-                "providerConfigRef": provider_config_ref(xr),
-            },
-        },
-        ACCESS_POLICY: {
-            "apiVersion": _ACCESS_API[xr.namespaced],
-            "kind": "AccessPolicyAssociation",
-            "spec": {
-                "forProvider": {
-                    "region": spec.location,
-                    "clusterNameSelector": SAME_CONTROLLER,
-                    "principalArnSelector": SAME_CONTROLLER,
-                    "policyArn": f"arn:{partition}:eks::aws:cluster-access-policy/"
-                    f"{identity.accessPolicy}",
-                    "accessScope": scope,
-                },
-                "providerConfigRef": provider_config_ref(xr),
-            },
-        },
+        ACCESS: managed_resource(xr, _ACCESS_API, "AccessEntry", entry),
+        ACCESS_POLICY: managed_resource(xr, _ACCESS_API, "AccessPolicyAssociation", association),
     }
 
 

@@ -14,7 +14,7 @@ from function.kubeconfig import (
     config_json,
     pem_data,
 )
-from function.managed import SAME_CONTROLLER, connection_secret_ref, provider_config_ref
+from function.managed import SAME_CONTROLLER, connection_secret_ref, managed_resource
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
 
@@ -62,24 +62,10 @@ def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
     }
     if spec.version:
         cluster["minMasterVersion"] = spec.version
+    secret = connection_secret_ref(xr, fn_input, DISTRIBUTION)
     return {
-        CLUSTER: {
-            "apiVersion": _API[xr.namespaced],
-            "kind": "Cluster",
-            "spec": {
-                "forProvider": cluster,
-                "providerConfigRef": provider_config_ref(xr),
-                "writeConnectionSecretToRef": connection_secret_ref(xr, fn_input, DISTRIBUTION),
-            },
-        },
-        NODE_POOL: {
-            "apiVersion": _API[xr.namespaced],
-            "kind": "NodePool",
-            "spec": {
-                "forProvider": _node_pool(xr),
-                "providerConfigRef": provider_config_ref(xr),
-            },
-        },
+        CLUSTER: managed_resource(xr, _API, "Cluster", cluster, writeConnectionSecretToRef=secret),
+        NODE_POOL: managed_resource(xr, _API, "NodePool", _node_pool(xr)),
     }
 
 
