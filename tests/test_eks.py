@@ -615,3 +615,9 @@ def test_grants_are_kept_while_draining_and_removed_with_the_registration() -> N
     assert not [name for name in drained.resources if name.startswith("argocd-access")]
     # The cluster itself stays.
     assert {"cluster", "node-group"} <= set(drained.resources)
+
+
+def test_an_empty_workload_identity_is_what_a_shared_xrd_defaults_and_is_accepted() -> None:
+    desired = reconcile(eks_xr({"argocd": {"workloadIdentity": {}}}))
+
+    assert "cluster" in desired.resources

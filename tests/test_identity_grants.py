@@ -233,6 +233,20 @@ def test_the_inputs_identity_signs_argocd_in_when_the_claim_names_none() -> None
     ] == {"azureRbacEnabled": True, "tenantId": TENANT_ID}
 
 
+@pytest.mark.parametrize(
+    "claimed",
+    [{}, {"tenantId": TENANT_ID}],
+    ids=["empty, as the XRD defaults it", "tenant only"],
+)
+def test_the_inputs_client_id_fills_what_the_claim_leaves_out(claimed: dict[str, str]) -> None:
+    spec = {"argocd": {"auth": "WorkloadIdentity", "workloadIdentity": claimed}}
+
+    desired = reconcile(spec, cluster_manifest=aks_cluster(), details={"kubeconfig": KUBELOGIN})
+
+    env = json.loads(data(registration_secret(desired))["config"])["execProviderConfig"]["env"]
+    assert (env["AZURE_CLIENT_ID"], env["AZURE_TENANT_ID"]) == (CLIENT_ID, TENANT_ID)
+
+
 def test_the_claims_workload_identity_wins_over_the_inputs() -> None:
     claimed = "99999999-8888-7777-6666-555555555555"
     spec = {"argocd": {"auth": "WorkloadIdentity", "workloadIdentity": {"clientId": claimed}}}

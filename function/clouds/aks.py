@@ -15,7 +15,7 @@ from function.kubeconfig import (
 from function.managed import SAME_CONTROLLER, connection_secret_ref, managed_resource
 from function.naming import aks_dns_prefix
 from function.state import ObservedResource, Reads
-from function.xr import AuthMode, Composite
+from function.xr import AuthMode, Composite, WorkloadIdentity
 
 CLOUD = "azure"
 DISTRIBUTION = "aks"
@@ -114,12 +114,14 @@ def needs_connection_details(_: Composite) -> bool:
 
 
 def _argocd_identity(xr: Composite, fn_input: Input) -> tuple[str | None, str | None]:
-    """Client and tenant ID Argo CD signs in with: the claim's, else the platform's."""
-    claimed = xr.spec.argocd.workloadIdentity
-    if claimed is not None:
-        return claimed.clientId, claimed.tenantId
+    """Client and tenant ID Argo CD signs in with: each the claim's, else the platform's.
+
+    Field by field: the XRD defaults workloadIdentity to {}, so the API server gives
+    every XR one, usually empty.
+    """
+    claimed = xr.spec.argocd.workloadIdentity or WorkloadIdentity()
     platform = fn_input.argocd.identity.azure
-    return platform.clientId, platform.tenantId
+    return claimed.clientId or platform.clientId, claimed.tenantId or platform.tenantId
 
 
 def argocd_connection(

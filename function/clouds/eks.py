@@ -127,7 +127,9 @@ def _check(xr: Composite) -> None:
             "is an AKS field; EKS has no resource groups",
             "Remove it from the EKS cluster's spec",
         )
-    if spec.argocd.workloadIdentity is not None:
+    identity = spec.argocd.workloadIdentity
+    # An empty one is what the API server defaults a shared XRD's field to.
+    if identity is not None and (identity.clientId or identity.tenantId):
         raise FieldError(
             "spec.argocd.workloadIdentity",
             "names an Entra ID app, which only AKS uses",
