@@ -85,7 +85,8 @@ class KubeCluster:
     def start(
         cls, name: str, etcd: Etcd, workdir: Path, tokens: dict[str, str] | None = None
     ) -> KubeCluster:
-        """Start an API server; `tokens` maps static bearer tokens to admin users."""
+        """Start an API server; `tokens` maps static bearer tokens to users, who may do
+        nothing until something binds them a role (as a cloud identity before its grant)."""
         workdir.mkdir(parents=True, exist_ok=True)
         ca = Authority.new(name)
         port = free_port()
@@ -98,7 +99,7 @@ class KubeCluster:
             "apiserver.key": serving_key,
             "sa.key": sa_key,
             "tokens.csv": "".join(
-                f'{token},{user},{user},"{ADMIN_GROUP}"\n' for token, user in (tokens or {}).items()
+                f"{token},{user},{user}\n" for token, user in (tokens or {}).items()
             ).encode(),
         }
         for file, data in files.items():

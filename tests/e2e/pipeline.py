@@ -93,12 +93,16 @@ class Pipeline:
 
     def registered(self) -> dict:
         """The Argo CD cluster Secret, once it points at the new cluster."""
-        secret = wait_until(
-            lambda: next(
-                (s for s in self.secrets() if _decoded(s, "server") == self.cluster.url), None
-            ),
-            f"the Argo CD cluster Secret for {self.cluster.url}",
-        )
+        try:
+            secret = wait_until(
+                lambda: next(
+                    (s for s in self.secrets() if _decoded(s, "server") == self.cluster.url),
+                    None,
+                ),
+                f"the Argo CD cluster Secret for {self.cluster.url}",
+            )
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; the XR says {self.condition()}") from None
         if REGISTERED not in self.marks:
             self.milestone(REGISTERED)
         return secret

@@ -186,6 +186,34 @@ def test_eks_cluster_registers_with_argocds_own_role_and_grants_it_access(
     assert association["accessScope"] == {"type": "cluster"}
 
 
+def test_keyless_aks_cluster_lets_argocds_own_identity_in_with_a_role_assignment(
+    stack: Stack,
+) -> None:
+    """(c'') AKS with `auth: WorkloadIdentity`: the cluster's kubeconfig runs kubelogin, Argo
+    CD signs in as the Composition's managed identity through argocd-k8s-auth azure, and the
+    stand-in AKS lets that identity in only because the function assigned it a role."""
+    manifest = example("aks-namespaced", "xr.yaml", "keyless")
+    manifest["spec"]["argocd"]["auth"] = "WorkloadIdentity"
+    run = Pipeline(stack, manifest, "keyless-aks")
+    run.through_to_apps()
+    azure = input_of(run)["argocd"]["identity"]["azure"]
+
+    cfg = config(run.registered())
+    exec_config = cfg["execProviderConfig"]
+    assert (exec_config["command"], exec_config["args"]) == ("argocd-k8s-auth", ["azure"])
+    assert exec_config["env"]["AZURE_CLIENT_ID"] == azure["clientId"]
+    assert "certData" not in cfg["tlsClientConfig"]
+    calls = stack.auth_calls.read_text().splitlines()
+    assert f"azure AZURE_CLIENT_ID={azure['clientId']}" in calls
+
+    cluster = stack.cloud.cluster_resource(run.xr())
+    (grant,) = [r for r in stack.cloud.managed_resources(run.xr()) if r["kind"] == "RoleAssignment"]
+    assert grant["spec"]["forProvider"]["principalId"] == azure["principalId"]
+    assert grant["spec"]["forProvider"]["scope"] == cluster["status"]["atProvider"]["id"]
+    assert condition(grant, "Ready")["status"] == "True"
+    assert run.condition()["reason"] == "Registered"
+
+
 def input_of(run: Pipeline) -> dict:
     """The function's input in the Composition the run's XR uses."""
     spec = run.xr()["spec"]
