@@ -156,7 +156,8 @@ def test_eks_cluster_registers_with_argocds_own_role_and_grants_it_access(
     stack: Stack, examples: dict[str, Pipeline], name: str
 ) -> None:
     """(c') EKS: no Secret, no token; Argo CD runs argocd-k8s-auth aws for the cluster's
-    name and Argo CD's role, which the function granted access with an access entry."""
+    name and Argo CD's role, and the stand-in EKS lets that role in only because the
+    function composed an access entry and a cluster-admin policy association for it."""
     run = examples[name]
     role_arn = input_of(run)["argocd"]["identity"]["aws"]["roleArn"]
     eks = run.stack.cloud.cluster_resource(run.xr())
@@ -170,20 +171,17 @@ def test_eks_cluster_registers_with_argocds_own_role_and_grants_it_access(
     calls = stack.auth_calls.read_text().splitlines()
     assert f"aws --cluster-name {cluster_name} --role-arn {role_arn}" in calls
 
-    def grants() -> dict[str, dict] | None:
-        found = {
-            r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: r
-            for r in stack.cloud.managed_resources(run.xr())
-            if r["kind"] in ("AccessEntry", "AccessPolicyAssociation")
-        }
-        return found if len(found) == 2 else None
-
-    granted = wait_until(grants, "the access entry and its policy association")
-    entry = granted["argocd-access"]["spec"]["forProvider"]
+    grants = {
+        r["metadata"]["annotations"]["crossplane.io/composition-resource-name"]: r
+        for r in stack.cloud.managed_resources(run.xr())
+        if r["kind"] in ("AccessEntry", "AccessPolicyAssociation")
+    }
+    entry = grants["argocd-access"]["spec"]["forProvider"]
     assert (entry["principalArn"], entry["type"]) == (role_arn, "STANDARD")
-    association = granted["argocd-access-policy"]["spec"]["forProvider"]
+    association = grants["argocd-access-policy"]["spec"]["forProvider"]
     assert association["policyArn"].endswith("/AmazonEKSClusterAdminPolicy")
     assert association["accessScope"] == {"type": "cluster"}
+    assert all(condition(grant, "Ready")["status"] == "True" for grant in grants.values())
 
 
 def test_keyless_aks_cluster_lets_argocds_own_identity_in_with_a_role_assignment(
