@@ -9,6 +9,7 @@ from typing import Any
 from function.errors import FieldError
 from function.inputs import Delivery, Input
 from function.kubeconfig import ClusterConnection
+from function.managed import connection_secret_namespace
 from function.naming import bounded_name, dns_label, label_value, short_hash
 from function.state import Reads
 from function.xr import Composite, mapping
@@ -158,11 +159,6 @@ def credentials_name(xr: Composite) -> str:
     return bounded_name(secret_name(xr), "credentials")
 
 
-def credentials_namespace(xr: Composite, fn_input: Input) -> str:
-    """The XR's namespace; a cluster-scoped XR's connection Secret namespace."""
-    return xr.namespace if xr.namespace else fn_input.connectionSecretNamespace
-
-
 def config_digest(config_b64: str) -> str:
     """Part of a sha256 of the credentials: changes with them, reveals nothing of them."""
     return hashlib.sha256(config_b64.encode()).hexdigest()[:_DIGEST_LEN]
@@ -193,7 +189,8 @@ def deliver(
         return secret, None
     data = mapping(secret.get("data"))
     config = data[CONFIG_KEY]
-    name, namespace = credentials_name(xr), credentials_namespace(xr, fn_input)
+    # Where the function keeps an XR's Secrets: its namespace, else input's.
+    name, namespace = credentials_name(xr), connection_secret_namespace(xr, fn_input)
     credentials = {
         "apiVersion": "v1",
         "kind": "Secret",

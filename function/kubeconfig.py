@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -25,6 +25,10 @@ import yaml
 from function.errors import FieldProblem
 from function.memo import BoundedMemo
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
 AZURE_DEFAULT_SERVER_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 MAX_KUBECONFIG_BYTES = 1024 * 1024
 
@@ -123,29 +127,17 @@ def translate(
     The same kubeconfig arrives on every reconcile, so results are cached; only
     inputs of realistic size are, so hostile large inputs cannot fill memory.
     """
-    data = _as_bytes(kubeconfig)
-    if len(data) > _CACHEABLE_BYTES:
-        return _translate(data, azure_client_id, azure_tenant_id)
-    # Keyed by a digest, so the cache never holds the kubeconfig (or its keys) itself.
-    key = (hashlib.sha256(data).digest(), azure_client_id, azure_tenant_id)
-    connection = _translations.get(key)
-    if connection is None:
-        connection = _translate(data, azure_client_id, azure_tenant_id)
-        _translations.put(key, connection)
-    return connection
+    return _remembered(
+        _translations,
+        _as_bytes(kubeconfig),
+        (azure_client_id, azure_tenant_id),
+        lambda data: _translate(data, azure_client_id, azure_tenant_id),
+    )
 
 
 def has_kubelogin(kubeconfig: bytes) -> bool:
     """Whether the current user is an Entra ID (kubelogin) user, for choosing the admin config."""
-    data = _as_bytes(kubeconfig)
-    if len(data) > _CACHEABLE_BYTES:
-        return _has_kubelogin(data)
-    key = hashlib.sha256(data).digest()
-    found = _kubelogin.get(key)
-    if found is None:
-        found = _has_kubelogin(data)
-        _kubelogin.put(key, found)
-    return found
+    return _remembered(_kubelogin, _as_bytes(kubeconfig), (), _has_kubelogin)
 
 
 # --- translation ----------------------------------------------------------------------
@@ -190,10 +182,28 @@ def _connection_bytes(connection: ClusterConnection) -> int:
     )
 
 
-_translations: BoundedMemo[tuple[bytes, str | None, str | None], ClusterConnection] = BoundedMemo(
+def _remembered(
+    memo: BoundedMemo[tuple[Any, ...], T],
+    data: bytes,
+    extra: tuple[Any, ...],
+    compute: Callable[[bytes], T],
+) -> T:
+    """compute(data), remembered for inputs of realistic size so hostile large ones cannot
+    fill memory; keyed by a digest, so the memo never holds the kubeconfig (or its keys)."""
+    if len(data) > _CACHEABLE_BYTES:
+        return compute(data)
+    key = (hashlib.sha256(data).digest(), *extra)
+    found = memo.get(key)
+    if found is None:
+        found = compute(data)
+        memo.put(key, found)
+    return found
+
+
+_translations: BoundedMemo[tuple[Any, ...], ClusterConnection] = BoundedMemo(
     _TRANSLATIONS_BYTES, _connection_bytes
 )
-_kubelogin: BoundedMemo[bytes, bool] = BoundedMemo(256 * 1024, lambda _: 0)
+_kubelogin: BoundedMemo[tuple[Any, ...], bool] = BoundedMemo(256 * 1024, lambda _: 0)
 
 
 def _current(doc: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any], str]:

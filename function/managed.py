@@ -5,7 +5,7 @@ from typing import Any
 
 from function.inputs import Input
 from function.naming import bounded_name
-from function.xr import Composite
+from function.xr import Composite, mapping
 
 # Siblings find each other through the XR that controls them both, never by a
 # generated name that only exists after the first apply.
@@ -26,6 +26,11 @@ def managed_resource(
         "kind": kind,
         "spec": {"forProvider": for_provider, **spec, "providerConfigRef": provider_config_ref(xr)},
     }
+
+
+def at_provider(observed: dict[str, Any] | None) -> dict[str, Any]:
+    """status.atProvider of an observed managed resource: what the cloud reports of it."""
+    return mapping(mapping(mapping(observed).get("status")).get("atProvider"))
 
 
 def provider_config_ref(xr: Composite) -> dict:

@@ -12,7 +12,12 @@ from function.kubeconfig import (
     has_kubelogin,
     translate,
 )
-from function.managed import SAME_CONTROLLER, connection_secret_ref, managed_resource
+from function.managed import (
+    SAME_CONTROLLER,
+    at_provider,
+    connection_secret_ref,
+    managed_resource,
+)
 from function.naming import aks_dns_prefix
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite, WorkloadIdentity
@@ -104,7 +109,7 @@ def _default_node_pool(xr: Composite) -> dict[str, Any]:
 
 def cluster_endpoint(observed_cluster: dict[str, Any]) -> str | None:
     """The API server URL as the AKS kubeconfig spells it, once Azure reports the FQDN."""
-    fqdn = observed_cluster.get("status", {}).get("atProvider", {}).get("fqdn")
+    fqdn = at_provider(observed_cluster).get("fqdn")
     return f"https://{fqdn}:443" if fqdn else None
 
 
@@ -178,7 +183,7 @@ def access_grants(
     identity = fn_input.argocd.identity.azure
     if not identity.principalId or xr.spec.argocd.auth is not AuthMode.WORKLOAD_IDENTITY:
         return {}
-    cluster_id = observed_cluster.get("status", {}).get("atProvider", {}).get("id")
+    cluster_id = at_provider(observed_cluster).get("id")
     if not cluster_id:
         return None
     assignment = {
@@ -206,14 +211,10 @@ def registration_annotations(
     if group:
         annotations["resource-group"] = group
     cluster = observed.get(CLUSTER)
-    version = _at_provider(cluster).get("currentKubernetesVersion")
+    version = at_provider(cluster.manifest if cluster else None).get("currentKubernetesVersion")
     if version:
         annotations["kubernetes-version"] = str(version)
     return annotations
-
-
-def _at_provider(resource: ObservedResource | None) -> dict[str, Any]:
-    return resource.manifest.get("status", {}).get("atProvider", {}) if resource else {}
 
 
 def _external_name(resource: ObservedResource | None) -> str | None:

@@ -11,7 +11,7 @@ from function.clouds import Waiting
 from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import ClusterConnection, KubeconfigError, config_json, pem_data
-from function.managed import SAME_CONTROLLER, managed_resource
+from function.managed import SAME_CONTROLLER, at_provider, managed_resource
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite, mapping
 
@@ -212,13 +212,9 @@ def _node_group(xr: Composite) -> dict[str, Any]:
     return managed_resource(xr, _EKS_API, "NodeGroup", node_group, **more)
 
 
-def _at_provider(observed_cluster: dict[str, Any]) -> dict[str, Any]:
-    return mapping(mapping(observed_cluster.get("status")).get("atProvider"))
-
-
 def _https_endpoint(observed_cluster: dict[str, Any]) -> str | None:
     """status.atProvider.endpoint when it is an https URL with a host."""
-    endpoint = _at_provider(observed_cluster).get("endpoint")
+    endpoint = at_provider(observed_cluster).get("endpoint")
     if not isinstance(endpoint, str) or not endpoint:
         return None
     try:
@@ -244,7 +240,7 @@ def cluster_name(observed_cluster: dict[str, Any]) -> str | None:
     metadata = mapping(observed_cluster.get("metadata"))
     name = mapping(metadata.get("annotations")).get(EXTERNAL_NAME)
     if not isinstance(name, str) or not name:
-        name = _at_provider(observed_cluster).get("id")
+        name = at_provider(observed_cluster).get("id")
     return name if isinstance(name, str) and name else None
 
 
@@ -252,8 +248,8 @@ def argocd_connection(
     _: Composite, fn_input: Input, observed_cluster: dict[str, Any], __: Mapping[str, bytes] | None
 ) -> ClusterConnection | Waiting:
     """Argo CD signs in with its own IAM role (awsAuthConfig, argocd-k8s-auth aws)."""
-    at_provider = _at_provider(observed_cluster)
-    if not at_provider.get("endpoint"):
+    reported = at_provider(observed_cluster)
+    if not reported.get("endpoint"):
         return Waiting("WaitingForCluster", "AWS has not reported the cluster endpoint yet")
     server = _https_endpoint(observed_cluster)
     if server is None:
@@ -262,7 +258,7 @@ def argocd_connection(
             f"{_ENDPOINT_FIELD} is not an https:// URL with a host",
             broken=True,
         )
-    authorities = at_provider.get("certificateAuthority")
+    authorities = reported.get("certificateAuthority")
     first = authorities[0] if isinstance(authorities, list) and authorities else None
     if not mapping(first).get("data"):
         return Waiting(
@@ -334,13 +330,13 @@ def registration_annotations(
     The account ID lets a template build the ARNs of IRSA roles for add-ons.
     """
     cluster = observed.get(CLUSTER)
-    at_provider = _at_provider(cluster.manifest) if cluster else {}
+    reported = at_provider(cluster.manifest if cluster else None)
     annotations = {}
     for key, field in (("kubernetes-version", "version"), ("platform-version", "platformVersion")):
-        value = at_provider.get(field)
+        value = reported.get(field)
         if isinstance(value, str) and value:
             annotations[key] = value
-    arn = at_provider.get("arn")
+    arn = reported.get("arn")
     match = _ARN.match(arn) if isinstance(arn, str) else None
     if match:
         annotations["cluster-arn"] = arn

@@ -14,7 +14,12 @@ from function.kubeconfig import (
     config_json,
     pem_data,
 )
-from function.managed import SAME_CONTROLLER, connection_secret_ref, managed_resource
+from function.managed import (
+    SAME_CONTROLLER,
+    at_provider,
+    connection_secret_ref,
+    managed_resource,
+)
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite
 
@@ -85,7 +90,7 @@ def _node_pool(xr: Composite) -> dict[str, Any]:
 
 def cluster_endpoint(observed_cluster: dict[str, Any]) -> str | None:
     """The API server URL, once GCP reports the endpoint."""
-    endpoint = observed_cluster.get("status", {}).get("atProvider", {}).get("endpoint")
+    endpoint = at_provider(observed_cluster).get("endpoint")
     return f"https://{endpoint}" if endpoint else None
 
 
@@ -98,16 +103,14 @@ def argocd_connection(
     _: Composite, __: Input, observed_cluster: dict[str, Any], ___: Mapping[str, bytes] | None
 ) -> ClusterConnection | Waiting:
     """Argo CD signs in with its own Google identity (argocd-k8s-auth gcp)."""
-    at_provider = observed_cluster.get("status", {}).get("atProvider", {})
-    endpoint = at_provider.get("endpoint")
+    reported = at_provider(observed_cluster)
+    endpoint = reported.get("endpoint")
     if not endpoint:
         return Waiting("WaitingForCluster", "GCP has not reported the cluster endpoint yet")
     tls: dict[str, Any] = {"insecure": False}
     try:
         # Absent for the DNS endpoint, which serves a publicly trusted certificate.
-        ca = pem_data(
-            at_provider.get("masterAuth", {}), "clusterCaCertificate", "", "a certificate"
-        )
+        ca = pem_data(reported.get("masterAuth", {}), "clusterCaCertificate", "", "a certificate")
     except KubeconfigError as exc:
         return Waiting("InvalidClusterCA", f"{_CA_FIELD}: {exc.problem}", broken=True)
     if ca:
@@ -141,12 +144,12 @@ def registration_annotations(
 ) -> dict[str, str]:
     """Cluster facts an ApplicationSet template may want (under the function's prefix)."""
     cluster = observed.get(CLUSTER)
-    at_provider = cluster.manifest.get("status", {}).get("atProvider", {}) if cluster else {}
+    reported = at_provider(cluster.manifest if cluster else None)
     annotations = {}
-    project = at_provider.get("project") or _project_of(at_provider.get("id", ""))
+    project = reported.get("project") or _project_of(reported.get("id", ""))
     if project:
         annotations["project"] = project
-    version = at_provider.get("masterVersion")
+    version = reported.get("masterVersion")
     if version:
         annotations["kubernetes-version"] = str(version)
     return annotations
