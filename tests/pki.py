@@ -208,13 +208,17 @@ class Authority:
         return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.cache
 def make_pki(
     common_name: str = "test",
     server_names: tuple[str, ...] = ("localhost", "127.0.0.1"),
     key_type: str = "ec",
 ) -> Pki:
     """Build a CA and a server + client certificate; cached so the suite stays fast.
+
+    The cache is unbounded on purpose: tests compare what they built earlier with
+    `make_pki(name)` now, so an evicted name would mint a different CA (the suite asks for
+    a few dozen names).
 
     Distinct `common_name`s give distinct, mutually untrusted CAs, which is how tests get
     a "wrong CA" or a "key from another PKI".
