@@ -6,7 +6,9 @@ observed and Ready, the AKS kubeconfig (fresh RSA 2048 PKI, a few kB) in the clu
 connection details, the Argo CD registration observed as the previous reconcile
 composed it, and the XR carrying the status the function wrote last time. Every object
 is shaped as a live API server returns it (live.py): managedFields, uid, resourceVersion,
-owner references, finalizers and a provider-sized status.atProvider.
+owner references, finalizers and a provider-sized status.atProvider, and every request
+carries a tag as Crossplane computes it (the sha256 of its content), new whenever the
+content is.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from crossplane.function import logging, resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from benchmarks import live
+from tests.builders import crossplane_tag, tagged
 from tests.pki import kubeconfig, make_pki
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -43,8 +46,8 @@ class Workload:
         """Serialised once, so the load generator only moves bytes.
 
         Crossplane's bytes for one request differ on every call (Go marshals maps in
-        random order): only the content repeats, so a memo keyed on these bytes would
-        hit here and never live.
+        random order): only the content, and with it the tag, repeats, so a memo keyed on
+        these bytes would hit here and never live.
         """
         return self.request.SerializeToString()
 
@@ -102,14 +105,14 @@ def _request(
     observed: dict[str, dict[str, Any]],
     connection_details: dict[str, dict[str, bytes]],
 ) -> fnv1.RunFunctionRequest:
-    req = fnv1.RunFunctionRequest(meta=fnv1.RequestMeta(tag="benchmark"))
+    req = fnv1.RunFunctionRequest()
     req.observed.composite.resource.CopyFrom(resource.dict_to_struct(composite))
     req.input.CopyFrom(resource.dict_to_struct(fn_input))
     for name, manifest in observed.items():
         req.observed.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
         for key, value in connection_details.get(name, {}).items():
             req.observed.resources[name].connection_details[key] = value
-    return req
+    return tagged(req)
 
 
 def _run_in_process(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
@@ -267,7 +270,7 @@ def changed(workloads: list[Workload]) -> Fresh:
         req = _variant(workload)
         spec = req.observed.composite.resource["spec"]
         spec["argocd"]["annotations"] = {"platform.example.org/sequence": _SEQUENCE.decode()}
-        templates.append(req.SerializeToString())
+        templates.append(_retagged(req).SerializeToString())
     return Fresh(tuple(w.name for w in workloads), tuple(templates))
 
 
@@ -281,6 +284,12 @@ def _variant(workload: Workload) -> fnv1.RunFunctionRequest:
         metadata["resourceVersion"] = _SEQUENCE.decode()
         for manager in metadata["managedFields"].values:
             manager.struct_value["time"] = _TIME_TOKEN.decode()
+    return _retagged(req)
+
+
+def _retagged(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """Crossplane's tag follows the content, so a template's is new on every call too."""
+    req.meta.tag = crossplane_tag(req)[: -len(_SEQUENCE)] + _SEQUENCE.decode()
     return req
 
 

@@ -21,23 +21,35 @@ CLOUDS: dict[Cloud, CloudModule] = {Cloud.AKS: aks, Cloud.GKE: gke, Cloud.EKS: e
 COMPOSITE_READS = Reads(
     (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"), ("spec",))
 )
-# Of every observed resource its readiness; of some, what a cloud or the lifecycle reads.
+# Of every observed resource its readiness; of some, what the cloud or the lifecycle reads.
 RESOURCE_READS = Reads(conditions=True)
-_OBSERVED_READS = {
-    name: functools.reduce(
-        operator.or_,
-        (cloud.READS.get(name, RESOURCE_READS) for cloud in CLOUDS.values()),
-        RESOURCE_READS,
-    )
-    for name in {name for cloud in CLOUDS.values() for name in cloud.READS}
-}
-_OBSERVED_READS[registration.REGISTRATION] = RESOURCE_READS | registration.READS
-_OBSERVED_READS[registration.CREDENTIALS] = RESOURCE_READS | registration.CREDENTIALS_READS
 
 
-def observed_reads(name: str) -> Reads:
-    """What compose reads of the observed resource of that composition name."""
-    return _OBSERVED_READS.get(name, RESOURCE_READS)
+def _reads_of(clouds: list[CloudModule]) -> dict[str, Reads]:
+    """By composition name, what compose reads of an observed resource with these clouds."""
+    reads = {
+        name: functools.reduce(
+            operator.or_,
+            (cloud.READS.get(name, RESOURCE_READS) for cloud in clouds),
+            RESOURCE_READS,
+        )
+        for name in {name for cloud in clouds for name in cloud.READS}
+    }
+    reads[registration.REGISTRATION] = RESOURCE_READS | registration.READS
+    reads[registration.CREDENTIALS] = RESOURCE_READS | registration.CREDENTIALS_READS
+    return reads
+
+
+# Per cloud, so that what a cloud forgets to declare is not read for it by another; every
+# cloud's together for a step whose input names none (compose then only says so).
+_OBSERVED_READS = {str(name): _reads_of([cloud]) for name, cloud in CLOUDS.items()}
+_ANY_CLOUD_READS = _reads_of(list(CLOUDS.values()))
+
+
+def observed_reads(name: str, cloud: str = "") -> Reads:
+    """What compose reads of the observed resource of that composition name, for the step
+    whose input.cloud is cloud."""
+    return _OBSERVED_READS.get(cloud, _ANY_CLOUD_READS).get(name, RESOURCE_READS)
 
 
 def required_reads(name: str) -> Reads:

@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import marshal
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,15 @@ from function.xr import Scope, scope_of
 # and a few MB per request in flight, 600 such XRs stay under 100 MB
 # (tests/test_memory_bound.py).
 MEMO_BYTES = 8 * 1024 * 1024
+# Crossplane tags a request with the hex sha256 of its deterministic protobuf encoding
+# (composite.Tag, computed once it has added the resources it already knows the step
+# requires): equal tags mean equal requests. While resolving requirements it calls again
+# with the same tag and new required resources, so those are keyed alongside.
+CROSSPLANE_TAG = re.compile(r"[0-9a-f]{64}")
+# Each remembered tag points at an answer in the memo: about 500 bytes with Python's own
+# share, so 1 MiB holds some 2,000 tags, more than the memo holds typical answers.
+TAG_BYTES = 1024 * 1024
+TAG_ENTRY_BYTES = 100
 
 _SEVERITY = {Severity.NORMAL: fnv1.SEVERITY_NORMAL, Severity.WARNING: fnv1.SEVERITY_WARNING}
 
@@ -60,23 +70,16 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         # compose is a pure function of what it reads, and Crossplane sends the same
         # request on every reconcile until something changes.
         self._memo: BoundedMemo[bytes, Composed] = BoundedMemo(MEMO_BYTES, Composed.size)
+        # A request seen before by its Crossplane tag, to the content key of its answer:
+        # a repeated request is answered without finding and hashing what compose reads.
+        self._tags: BoundedMemo[bytes, bytes] = BoundedMemo(TAG_BYTES, lambda _: TAG_ENTRY_BYTES)
 
     async def RunFunction(
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None
     ) -> fnv1.RunFunctionResponse:
         """Compose the cluster's resources, or explain in one Fatal result why not."""
         try:
-            selected = select_request(req)
-            key = content_key(selected)
-            composed = self._memo.get(key)
-            if composed is None:
-                observed = to_observed(selected)
-                try:
-                    composed = encode(compose(observed), inputs.ttl_seconds(observed.input))
-                except InvalidSpec as exc:
-                    self.log.info("invalid input", tag=req.meta.tag, error=str(exc))
-                    return fatal(req, str(exc), scope_of(observed.composite))
-                self._memo.put(key, composed)
+            composed = self._composed(req)
         except Exception as exc:  # noqa: BLE001 - the server must keep serving
             # The exception text could quote request data; log only its type.
             self.log.error("unexpected error", tag=req.meta.tag, error_type=type(exc).__name__)
@@ -85,6 +88,8 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 f"internal error ({type(exc).__name__}) in function-gitops-cluster; "
                 "please report it with the XR and input (without secrets)",
             )
+        if isinstance(composed, fnv1.RunFunctionResponse):
+            return composed
         rsp = answer(req, composed.ttl)
         rsp.MergeFromString(composed.patch)
         if composed.status:
@@ -93,6 +98,30 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             )
         self._log.debug("composed", tag=req.meta.tag, ready=composed.ready)
         return rsp
+
+    def _composed(self, req: fnv1.RunFunctionRequest) -> Composed | fnv1.RunFunctionResponse:
+        """The answer remembered by the request's tag, else by what compose reads of it,
+        else composed now; a Fatal response when the request cannot be composed."""
+        tagged = tag_key(req)
+        key = self._tags.get(tagged) if tagged is not None else None
+        composed = self._memo.get(key) if key is not None else None
+        if composed is not None:
+            return composed
+        selected = select_request(req)
+        key = content_key(selected)
+        composed = self._memo.get(key)
+        if composed is None:
+            observed = to_observed(selected)
+            try:
+                composed = encode(compose(observed), inputs.ttl_seconds(observed.input))
+            except InvalidSpec as exc:
+                self.log.info("invalid input", tag=req.meta.tag, error=str(exc))
+                return fatal(req, str(exc), scope_of(observed.composite))
+            if not self._memo.put(key, composed):
+                return composed
+        if tagged is not None:
+            self._tags.put(tagged, key)
+        return composed
 
     @functools.cached_property
     def _log(self) -> Any:
@@ -124,9 +153,13 @@ def fatal(
 def input_ttl(req: fnv1.RunFunctionRequest) -> int:
     """input.ttl in seconds, read straight from the request: it must reach every response,
     even one for a request that could not be read otherwise."""
-    fields = req.input.fields
-    ttl = fields["ttl"].string_value if "ttl" in fields else ""
-    return inputs.ttl_seconds({"ttl": ttl})
+    return inputs.ttl_seconds({"ttl": _string_field(req.input, "ttl")})
+
+
+def _string_field(struct: structpb.Struct, key: str) -> str:
+    """A top-level string of a Struct, "" when it is absent or not a string."""
+    fields = struct.fields
+    return fields[key].string_value if key in fields else ""
 
 
 @dataclass(frozen=True)
@@ -147,21 +180,41 @@ def select_request(req: fnv1.RunFunctionRequest) -> Selected:
     included; looking only at what is read keeps a call's cost independent of that.
     """
     resources, required = req.observed.resources, req.required_resources
+    fn_input = req.input if req.HasField("input") else None
+    cloud = _string_field(fn_input, "cloud") if fn_input is not None else ""
     return Selected(
-        input=req.input if req.HasField("input") else None,
+        input=fn_input,
         composite=select(req.observed.composite.resource, COMPOSITE_READS),
         resources={
             name: (
-                select(resources[name].resource, observed_reads(name)),
+                select(resources[name].resource, observed_reads(name, cloud)),
                 _details(resources[name].connection_details),
             )
             for name in sorted(resources)
         },
-        required={
-            name: [select(item.resource, required_reads(name)) for item in required[name].items]
-            for name in sorted(required)
-        },
+        required=select_required(required),
     )
+
+
+def select_required(required: Mapping[str, fnv1.Resources]) -> dict[str, list[list[Leaf]]]:
+    """What compose reads of the resources Crossplane fetched for our requirements."""
+    return {
+        name: [select(item.resource, required_reads(name)) for item in required[name].items]
+        for name in sorted(required)
+    }
+
+
+def tag_key(req: fnv1.RunFunctionRequest) -> bytes | None:
+    """The request's Crossplane tag with a digest of the required resources compose reads;
+    None for a tag that is not Crossplane's sha256 (tests, other callers): those requests
+    are known by their content alone."""
+    tag = req.meta.tag
+    if not CROSSPLANE_TAG.fullmatch(tag):
+        return None
+    if not req.required_resources:
+        return tag.encode()
+    shape = _required_shape(select_required(req.required_resources))
+    return tag.encode() + hashlib.sha256(marshal.dumps(shape, 0)).digest()
 
 
 def content_key(selected: Selected) -> bytes:
@@ -178,10 +231,7 @@ def content_key(selected: Selected) -> bytes:
             (name, serialized(leaves), [(key, len(value)) for key, value in details.items()])
             for name, (leaves, details) in selected.resources.items()
         ],
-        [
-            (name, [serialized(leaves) for leaves in items])
-            for name, items in selected.required.items()
-        ],
+        _required_shape(selected.required),
     )
     hasher = hashlib.sha256(marshal.dumps(shape, 0))
     # Connection details can be near 1 MiB: fed as they are, framed by their lengths above.
@@ -191,12 +241,16 @@ def content_key(selected: Selected) -> bytes:
     return hasher.digest()
 
 
+def _required_shape(required: dict[str, list[list[Leaf]]]) -> list[Any]:
+    return [(name, [serialized(leaves) for leaves in items]) for name, items in required.items()]
+
+
 def _details(details: Mapping[str, bytes]) -> dict[str, bytes]:
     """Connection details in key order, copied out of the protobuf once.
 
     Indexing, not items(): upb leaves a map's items() to the slow Mapping mixin.
     """
-    return {key: details[key] for key in sorted(details)}
+    return {key: details[key] for key in sorted(details)} if details else {}
 
 
 def to_observed(selected: Selected) -> Observed:

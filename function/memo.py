@@ -51,11 +51,12 @@ class BoundedMemo(Generic[K, V]):
         self._entries.clear()
         self.bytes = 0
 
-    def put(self, key: K, value: V) -> None:
-        """Remember value, forgetting the least recently used until it fits."""
+    def put(self, key: K, value: V) -> bool:
+        """Remember value, forgetting the least recently used until it fits; False when
+        it is too large to remember."""
         size = self._size(value) + ENTRY_OVERHEAD
         if size > self.max_entry_bytes:
-            return
+            return False
         old = self._entries.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
@@ -64,3 +65,4 @@ class BoundedMemo(Generic[K, V]):
         while self.bytes > self.max_bytes:
             _, (_, dropped) = self._entries.popitem(last=False)
             self.bytes -= dropped
+        return True

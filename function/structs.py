@@ -97,25 +97,23 @@ def _select(fields: Any, tree: dict[str, Any], prefix: tuple[str, ...], found: l
             found.append(((*prefix, key), value))
         elif below is TYPE_AND_STATUS:
             found.append(((*prefix, key), _says_ready(value)))
-        elif value.WhichOneof("kind") == "struct_value":
+        else:
+            # Reading struct_value of a Value that holds something else gives an empty
+            # Struct without changing the Value: the path then finds nothing.
             _select(value.struct_value.fields, below, (*prefix, key), found)
 
 
 def _says_ready(conditions: structpb.Value) -> bool:
-    """status.is_ready, on protobuf: the first Ready condition's status is "True"."""
-    if conditions.WhichOneof("kind") != "list_value":
-        return False
+    """status.is_ready, on protobuf: the first Ready condition's status is "True".
+
+    As in _select, a Value of another kind reads as empty (a list, a Struct) or "" (a
+    string): no condition, no type, not "True".
+    """
     for condition in conditions.list_value.values:
-        if condition.WhichOneof("kind") != "struct_value":
-            continue
         fields = condition.struct_value.fields
-        if "type" in fields and _string(fields["type"]) == "Ready":
-            return "status" in fields and _string(fields["status"]) == "True"
+        if "type" in fields and fields["type"].string_value == "Ready":
+            return "status" in fields and fields["status"].string_value == "True"
     return False
-
-
-def _string(value: structpb.Value) -> str | None:
-    return value.string_value if value.WhichOneof("kind") == "string_value" else None
 
 
 def from_leaves(leaves: list[Leaf], skip: int = 0) -> dict[str, Any]:

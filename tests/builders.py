@@ -1,6 +1,7 @@
 """Requests as Crossplane sends them, built from plain dicts."""
 
 import copy
+import hashlib
 from typing import Any
 
 from crossplane.function import resource
@@ -57,6 +58,22 @@ def request(
         req.observed.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
     for name, manifest in (desired or {}).items():
         req.desired.resources[name].resource.CopyFrom(resource.dict_to_struct(manifest))
+    return req
+
+
+def crossplane_tag(req: fnv1.RunFunctionRequest) -> str:
+    """meta.tag as Crossplane sets it (composite.Tag): the hex sha256 of the request's
+    deterministic encoding, taken before meta is set. Go's and Python's deterministic
+    encodings may differ in bytes; what matters is that the tag follows the content."""
+    bare = fnv1.RunFunctionRequest()
+    bare.CopyFrom(req)
+    bare.ClearField("meta")
+    return hashlib.sha256(bare.SerializeToString(deterministic=True)).hexdigest()
+
+
+def tagged(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """The request with Crossplane's tag instead of the builders' "t"."""
+    req.meta.tag = crossplane_tag(req)
     return req
 
 

@@ -1,7 +1,9 @@
 """The fast paths in fn.py change nothing but speed: same dicts, same Structs, same responses."""
 
 import asyncio
+import base64
 
+import pytest
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from google.protobuf import json_format
@@ -10,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from function import fn, structs
-from tests.builders import request, xr
+from function.registration import CONNECTION_SECRET
+from tests.builders import request, tagged, xr
+from tests.pki import kubeconfig, make_pki
 
 JSON = st.recursive(
     st.none()
@@ -84,3 +88,56 @@ def test_our_resources_replace_same_named_ones_from_earlier_steps() -> None:
         cluster = rsp.desired.resources["cluster"].resource
         assert cluster["kind"] == "KubernetesCluster"
         assert "leftover" not in cluster["spec"]
+
+
+def _node_count(rsp: fnv1.RunFunctionResponse) -> float:
+    return rsp.desired.resources["cluster"].resource["spec"]["forProvider"]["defaultNodePool"][
+        "nodeCount"
+    ]
+
+
+def test_a_crossplane_tag_seen_before_is_answered_without_reading_the_request() -> None:
+    # Crossplane's promise is that equal tags mean equal requests; breaking it here shows
+    # that the answer came from the tag, not from what the request says.
+    runner = fn.FunctionRunner()
+    one = tagged(request(xr({"nodePool": {"count": 1}})))
+    five = request(xr({"nodePool": {"count": 5}}))
+    five.meta.tag = one.meta.tag
+    assert _node_count(_run(runner, one)) == 1
+    assert _node_count(_run(runner, five)) == 1
+    assert _node_count(_run(fn.FunctionRunner(), five)) == 5
+
+
+@pytest.mark.parametrize("tag", ["t", "A" * 64, "0" * 63, "0" * 65, "g" * 64, " " + "0" * 63])
+def test_a_tag_that_is_not_crossplanes_sha256_is_not_trusted(tag: str) -> None:
+    runner = fn.FunctionRunner()
+    counts = []
+    for count in (1, 5):
+        req = request(xr({"nodePool": {"count": count}}))
+        req.meta.tag = tag
+        counts.append(_node_count(_run(runner, req)))
+    assert counts == [1, 5]
+
+
+def _registered(rsp: fnv1.RunFunctionResponse) -> bool:
+    return "argocd-cluster" in rsp.desired.resources
+
+
+def test_the_same_tag_with_newly_fetched_required_resources_is_composed_again() -> None:
+    # While resolving requirements Crossplane calls again under the same tag, now with
+    # the resources the function asked for: here the cluster's connection Secret.
+    ready = {"conditions": [{"type": "Ready", "status": "True"}], "atProvider": {"fqdn": "aks"}}
+    cluster = {"apiVersion": "containerservice.azure.m.upbound.io/v1beta1", "status": ready}
+    req = tagged(request(xr(), observed={"cluster": cluster}))
+    config = kubeconfig(make_pki("fast-path"), "https://aks.example.io:443")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "data": {"kubeconfig": base64.b64encode(config).decode()},
+    }
+    runner = fn.FunctionRunner()
+    assert not _registered(_run(runner, req))
+    req.required_resources[CONNECTION_SECRET].items.add().resource.update(secret)
+    assert _registered(_run(runner, req))
+    del req.required_resources[CONNECTION_SECRET]
+    assert not _registered(_run(runner, req))

@@ -302,3 +302,15 @@ def test_the_aks_grant_is_read_as_declared(cluster_id: bool) -> None:
     assert_same(req)
     answer_patch, _ = answer(fn.to_observed(fn.select_request(req)))
     assert GRANT in answer_patch.desired.resources
+
+
+@pytest.mark.parametrize(("fn_input", "new_answer"), [(AKS_INPUT, False), (GKE_INPUT, True)])
+def test_a_step_reads_only_its_own_clouds_fields(fn_input: dict, new_answer: bool) -> None:
+    """GKE reads the cluster's status.atProvider.endpoint, AKS does not: for an AKS step a
+    new endpoint is the same answer, so no cloud's reads hide another's omissions."""
+    keys = set()
+    for endpoint in ("10.0.0.1", "10.0.0.2"):
+        status = {"atProvider": {"fqdn": "aks.example.io", "endpoint": endpoint}}
+        req = request(xr(), fn_input, observed={"cluster": {"status": status}})
+        keys.add(fn.content_key(fn.select_request(req)))
+    assert (len(keys) == 2) is new_answer

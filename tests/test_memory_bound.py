@@ -20,8 +20,8 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function import fn
 from function.kubeconfig import MAX_KUBECONFIG_BYTES
-from function.memo import BoundedMemo
-from tests.builders import AKS_INPUT, request, xr
+from function.memo import ENTRY_OVERHEAD, BoundedMemo
+from tests.builders import AKS_INPUT, request, tagged, xr
 from tests.pki import kubeconfig, make_pki
 
 if TYPE_CHECKING:
@@ -78,9 +78,8 @@ def xr_request(index: int) -> fnv1.RunFunctionRequest:
             }
         },
     )
-    req.meta.tag = f"xr-{index}"
     req.observed.resources["cluster"].connection_details["kubeconfig"] = big_kubeconfig(index)
-    return req
+    return tagged(req)
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -131,7 +130,7 @@ def typical_request(index: int) -> fnv1.RunFunctionRequest:
     req = xr_request(index)
     config = kubeconfig(PKI, f"https://cluster-{index}.example.io:443")
     req.observed.resources["cluster"].connection_details["kubeconfig"] = config
-    return req
+    return tagged(req)
 
 
 def test_typical_answers_are_remembered_within_the_byte_bound(
@@ -159,6 +158,17 @@ def test_answers_over_a_mib_are_not_remembered() -> None:
         credentials = rsp.desired.resources["argocd-cluster-credentials"]
         assert credentials.resource.ByteSize() > 1024 * 1024
     assert runner._memo.bytes == 0
+    assert len(runner._tags) == 0
+
+
+def test_remembered_tags_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fn, "TAG_BYTES", (fn.TAG_ENTRY_BYTES + ENTRY_OVERHEAD) * 10)
+    runner = fn.FunctionRunner()
+    for index in range(20):
+        asyncio.run(runner.RunFunction(typical_request(index), None))
+    assert len(runner._memo) == 20
+    assert len(runner._tags) == 10
+    assert runner._tags.bytes <= fn.TAG_BYTES
 
 
 def test_bounded_memo_forgets_least_recently_used_first() -> None:
