@@ -17,7 +17,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from hypothesis import given, settings
 
 from function import fn
-from tests.builders import EKS_SUBNETS, eks_input
+from tests.builders import eks_input, eks_xr, xr
 from tests.conftest import EXAMPLES
 from tests.strategies import Case, cases
 from tests.test_eks import ARGOCD_ROLE, eks_cluster
@@ -71,47 +71,27 @@ def _with_defaults(case: Case, cloud: str) -> Case:
     return defaulted
 
 
-def _xr(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-    metadata = {"name": "team-a-dev", "namespace": "team-a"}
-    return {
-        "apiVersion": "platform.example.org/v1alpha1",
-        "kind": kind,
-        "metadata": metadata,
-        "spec": spec,
-    }
+def _ready(
+    composite: dict[str, Any],
+    fn_input: dict[str, Any],
+    cluster: dict[str, Any],
+    details: dict[str, bytes] | None = None,
+) -> Case:
+    """A reconcile whose cluster is Ready, with its credentials when the cloud has them."""
+    return Case(composite, fn_input, "t", {"cluster": cluster}, details or {})
 
 
 # Reconciles that reach registration on each cloud, the input's identity included.
 SCENARIOS = {
     "aks keyless, identity from the input": (
         "AKS",
-        Case(
-            composite=_xr("AKSCluster", {"location": "westeurope", **ENTRA}),
-            fn_input=identity_input(),
-            tag="t",
-            observed={"cluster": aks_cluster()},
-            connection_details={"kubeconfig": KUBELOGIN},
-        ),
+        _ready(xr(ENTRA), identity_input(), aks_cluster(), {"kubeconfig": KUBELOGIN}),
     ),
     "aks client certificate": (
         "AKS",
-        Case(
-            composite=_xr("AKSCluster", {"location": "westeurope"}),
-            fn_input=identity_input(),
-            tag="t",
-            observed={"cluster": aks_cluster()},
-            connection_details={"kubeconfig": KUBECONFIG},
-        ),
+        _ready(xr(), identity_input(), aks_cluster(), {"kubeconfig": KUBECONFIG}),
     ),
-    "eks with argocd's role": (
-        "EKS",
-        Case(
-            composite=_xr("EKSCluster", {"location": "eu-west-1", "subnetIds": EKS_SUBNETS}),
-            fn_input=eks_input(ARGOCD_ROLE),
-            tag="t",
-            observed={"cluster": eks_cluster()},
-        ),
-    ),
+    "eks with argocd's role": ("EKS", _ready(eks_xr(), eks_input(ARGOCD_ROLE), eks_cluster())),
 }
 
 
