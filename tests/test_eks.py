@@ -342,7 +342,7 @@ def test_the_grpc_path_serves_an_eks_request() -> None:
         (
             {"argocd": {"workloadIdentity": {"clientId": "11111111-2222-3333-4444-555555555555"}}},
             "spec.argocd.workloadIdentity",
-            "only AKS uses",
+            "is an AKS field",
         ),
         ({"location": "westeurope"}, "spec.location", "is not an AWS region"),
         ({"clusterRoleArn": "arn:aws:iam::1:role/x"}, "spec.clusterRoleArn", "IAM role ARN"),

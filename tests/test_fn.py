@@ -138,6 +138,36 @@ def test_bad_spec_is_one_fatal_result_naming_the_field(spec: dict, message: str)
 
 
 @pytest.mark.parametrize(
+    ("fn_input", "spec", "field"),
+    [
+        (AKS_INPUT, {"subnetIds": ["subnet-a", "subnet-b"]}, "spec.subnetIds"),
+        (AKS_INPUT, {"clusterRoleArn": "arn:aws:iam::123456789012:role/x"}, "spec.clusterRoleArn"),
+        (GKE_INPUT, {"nodeRoleArn": "arn:aws:iam::123456789012:role/x"}, "spec.nodeRoleArn"),
+        (GKE_INPUT, {"resourceGroupName": "rg-shared"}, "spec.resourceGroupName"),
+        (
+            GKE_INPUT,
+            {"argocd": {"workloadIdentity": {"clientId": "11111111-2222-3333-4444-555555555555"}}},
+            "spec.argocd.workloadIdentity",
+        ),
+    ],
+)
+def test_another_clouds_field_is_one_fatal_naming_it(
+    fn_input: dict, spec: dict, field: str
+) -> None:
+    """An XRD shared by several clouds may carry them: ignoring one would make a cluster
+    unlike the one asked for."""
+    cloud = fn_input["cloud"]
+    (fatal,) = fatal_messages(run(request(xr(spec), fn_input)))
+    assert fatal.startswith(f"{field}: is an ")
+    assert f"which {cloud} does not use. Remove it from the {cloud} cluster's spec" in fatal
+
+
+def test_an_empty_workload_identity_as_a_shared_xrd_defaults_it_is_no_aks_field() -> None:
+    rsp = run(request(xr({"argocd": {"workloadIdentity": {}}}), GKE_INPUT))
+    assert fatal_messages(rsp) == []
+
+
+@pytest.mark.parametrize(
     ("fn_input", "message"),
     [
         (None, "input: the pipeline step has no input"),

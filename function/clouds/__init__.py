@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import ClusterConnection
 from function.state import ObservedResource, Reads
-from function.xr import Composite
+from function.xr import ClusterSpec, Composite
 
 
 @dataclass(frozen=True)
@@ -64,3 +65,29 @@ class CloudModule(Protocol):
     # cluster's status does not tell enough yet. registration.py composes them with the
     # registration, keeps them through gaps and removes them with it.
     access_grants: Callable[[Composite, Input, dict[str, Any]], dict[str, dict[str, Any]] | None]
+
+
+def refuse_other_clouds_fields(spec: ClusterSpec, cloud: str) -> None:
+    """One Fatal naming a field of another cloud, rather than a cluster silently unlike
+    the one asked for: an XRD shared by several clouds may carry them all."""
+    identity = spec.argocd.workloadIdentity
+    fields = {
+        "spec.resourceGroupName": ("AKS", "an Azure resource group", spec.resourceGroupName),
+        # An empty one is what the API server defaults a shared XRD's field to.
+        "spec.argocd.workloadIdentity": (
+            "AKS",
+            "the Entra ID app Argo CD signs in with",
+            identity is not None and (identity.clientId or identity.tenantId),
+        ),
+        "spec.subnetIds": ("EKS", "the cluster's VPC subnets", spec.subnetIds),
+        "spec.clusterRoleArn": ("EKS", "the cluster's IAM role", spec.clusterRoleArn),
+        "spec.nodeRoleArn": ("EKS", "the nodes' IAM role", spec.nodeRoleArn),
+    }
+    for field, (owner, what, value) in fields.items():
+        if owner != cloud and value:
+            fix = f"Remove it from the {cloud} cluster's spec"
+            if field == "spec.argocd.workloadIdentity":
+                fix += "; Argo CD's own identity is the Composition's input.argocd.identity"
+            raise FieldError(
+                field, f"is an {owner} field ({what}), which {cloud} does not use", fix
+            )

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from function.argocd import KEPT_READS
-from function.clouds import Waiting
+from function.clouds import Waiting, refuse_other_clouds_fields
 from function.inputs import Input
 from function.kubeconfig import (
     ClusterConnection,
@@ -57,6 +57,7 @@ READS = {
 def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
     """Managed resources by composition resource name."""
     spec = xr.spec
+    refuse_other_clouds_fields(spec, "AKS")
     resources: dict[str, dict[str, Any]] = {}
     cluster: dict[str, Any] = {
         "location": spec.location,

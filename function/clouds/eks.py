@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from function.argocd import KEPT_READS, PREFIX
-from function.clouds import Waiting
+from function.clouds import Waiting, refuse_other_clouds_fields
 from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import ClusterConnection, KubeconfigError, config_json, pem_data
@@ -120,22 +120,7 @@ def _check(xr: Composite) -> None:
                 "List each subnet once, at least two in different availability zones",
             )
         seen.add(subnet)
-    # Fields of the other clouds: an XRD shared by several clouds may carry them.
-    if spec.resourceGroupName:
-        raise FieldError(
-            "spec.resourceGroupName",
-            "is an AKS field; EKS has no resource groups",
-            "Remove it from the EKS cluster's spec",
-        )
-    identity = spec.argocd.workloadIdentity
-    # An empty one is what the API server defaults a shared XRD's field to.
-    if identity is not None and (identity.clientId or identity.tenantId):
-        raise FieldError(
-            "spec.argocd.workloadIdentity",
-            "names an Entra ID app, which only AKS uses",
-            "Remove it: on EKS Argo CD signs in as the IAM role in the Composition's "
-            "input.argocd.identity.aws.roleArn",
-        )
+    refuse_other_clouds_fields(spec, "EKS")
 
 
 def _partition(region: str) -> str:

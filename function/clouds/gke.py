@@ -4,7 +4,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from function.clouds import Waiting
+from function.clouds import Waiting, refuse_other_clouds_fields
 from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import (
@@ -51,6 +51,7 @@ READS = {
 def render(xr: Composite, fn_input: Input) -> dict[str, dict[str, Any]]:
     """Managed resources by composition resource name."""
     spec = xr.spec
+    refuse_other_clouds_fields(spec, "GKE")
     if spec.argocd.auth is AuthMode.CLIENT_CERTIFICATE:
         raise FieldError(
             "spec.argocd.auth",
