@@ -509,7 +509,7 @@ CLUSTER_SPECS = fields(
         "version": (valid_or(st.sampled_from(["1.33", "1.33.2"]), 1.33, "latest"), 0.4),
         "nodePool": (node_pools(), 0.5),
         "resourceGroupName": (valid_or(st.just("rg-shared"), "", "r" * 91), 0.2),
-        # EKS: at least two distinct subnets; the others ignore them.
+        # EKS: at least two distinct subnets; the others refuse them.
         "subnetIds": (
             valid_or(
                 st.lists(st.sampled_from(["subnet-a", "subnet-b", "subnet-c"]), max_size=3),
@@ -776,6 +776,16 @@ class Case:
         return req
 
 
+def _drop_other_clouds_fields(spec: dict[str, Any], cloud: Any) -> None:
+    if cloud != "EKS":
+        for field in ("subnetIds", "clusterRoleArn", "nodeRoleArn"):
+            spec.pop(field, None)
+    if cloud != "AKS":
+        spec.pop("resourceGroupName", None)
+        if isinstance(spec.get("argocd"), dict):
+            spec["argocd"].pop("workloadIdentity", None)
+
+
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
     """A RunFunction request with random XR, input and observed state."""
@@ -785,17 +795,17 @@ def cases(draw: st.DrawFn) -> Case:
         tag=draw(st.text(UNICODE, max_size=12) | st.uuids().map(str)),
     )
     spec = case.composite.get("spec")
-    eks = isinstance(case.fn_input, dict) and case.fn_input.get("cloud") == "EKS"
-    if eks and isinstance(spec, dict) and draw(st.integers(0, 3)) != 3:
-        # Mostly what the EKS XRD admits, so EKS reaches registration, not only its Fatals.
+    cloud = case.fn_input.get("cloud") if isinstance(case.fn_input, dict) else None
+    if isinstance(spec, dict) and draw(st.integers(0, 3)) != 3:
+        # Mostly what the cloud's own XRD admits, so each cloud reaches registration, not
+        # only the Fatals for another cloud's fields.
+        _drop_other_clouds_fields(spec, cloud)
+    if cloud == "EKS" and isinstance(spec, dict) and draw(st.integers(0, 3)) != 3:
         spec["location"] = "eu-west-1"
         subnets = spec.get("subnetIds")
         distinct = isinstance(subnets, list) and len(set(map(str, subnets))) == len(subnets)
         if not distinct or len(subnets) < 2:
             spec["subnetIds"] = ["subnet-a", "subnet-b"]
-        spec.pop("resourceGroupName", None)
-        if isinstance(spec.get("argocd"), dict):
-            spec["argocd"].pop("workloadIdentity", None)
     # Rare branches sit on the last roll: hypothesis draws 0 far more often than 1/n.
     if draw(st.integers(0, 4)) != 4:
         case.observed["cluster"] = draw(OBSERVED_CLUSTERS)
