@@ -2,19 +2,22 @@
 
 import asyncio
 import base64
+import dataclasses
 
 import pytest
 from crossplane.function import resource
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from google.protobuf import json_format
 from google.protobuf import struct_pb2 as structpb
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from function import fn, structs
 from function.registration import CONNECTION_SECRET
 from tests.builders import request, tagged, xr
 from tests.pki import kubeconfig, make_pki
+from tests.strategies import cases
+from tests.test_fuzz import FUZZ
 
 JSON = st.recursive(
     st.none()
@@ -141,3 +144,27 @@ def test_the_same_tag_with_newly_fetched_required_resources_is_composed_again() 
     assert _registered(_run(runner, req))
     del req.required_resources[CONNECTION_SECRET]
     assert not _registered(_run(runner, req))
+
+
+def test_remembered_answers_to_honestly_tagged_requests_are_the_answers() -> None:
+    """Requests in any order and repeated, with Crossplane's tags, and each again under the
+    same tag without its required resources (as before Crossplane has fetched them): what
+    a long-lived runner answers from its tag index or memo is what a fresh runner composes."""
+    runner = fn.FunctionRunner()
+
+    @settings(FUZZ, max_examples=150)
+    @given(batch=st.lists(cases(), min_size=1, max_size=3), order=st.lists(st.integers(0, 5)))
+    def same(batch: list, order: list[int]) -> None:
+        requests = []
+        # Each case also as a cluster whose credentials come from the required Secret.
+        for case in [*batch, *(dataclasses.replace(c, connection_details={}) for c in batch)]:
+            req = tagged(case.request())
+            bare = fnv1.RunFunctionRequest()
+            bare.CopyFrom(req)
+            bare.ClearField("required_resources")
+            requests += [req, bare]
+        for index in [*range(len(requests)), *order]:
+            req = requests[index % len(requests)]
+            assert _run(runner, req) == _run(fn.FunctionRunner(), req)
+
+    same()
