@@ -102,12 +102,13 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     def _composed(self, req: fnv1.RunFunctionRequest) -> Composed | fnv1.RunFunctionResponse:
         """The answer remembered by the request's tag, else by what compose reads of it,
         else composed now; a Fatal response when the request cannot be composed."""
-        tagged = tag_key(req)
+        required = select_required(req.required_resources)
+        tagged = tag_key(req.meta.tag, required)
         key = self._tags.get(tagged) if tagged is not None else None
         composed = self._memo.get(key) if key is not None else None
         if composed is not None:
             return composed
-        selected = select_request(req)
+        selected = select_request(req, required)
         key = content_key(selected)
         composed = self._memo.get(key)
         if composed is None:
@@ -173,13 +174,16 @@ class Selected:
     required: dict[str, list[list[Leaf]]]
 
 
-def select_request(req: fnv1.RunFunctionRequest) -> Selected:
+def select_request(
+    req: fnv1.RunFunctionRequest, required: dict[str, list[list[Leaf]]] | None = None
+) -> Selected:
     """Find what compose reads in the request, in a stable order, converting nothing.
 
     Crossplane sends every observed object whole, managedFields and provider status
     included; looking only at what is read keeps a call's cost independent of that.
+    required: select_required of the request's required resources, when already found.
     """
-    resources, required = req.observed.resources, req.required_resources
+    resources = req.observed.resources
     fn_input = req.input if req.HasField("input") else None
     cloud = _string_field(fn_input, "cloud") if fn_input is not None else ""
     return Selected(
@@ -192,7 +196,7 @@ def select_request(req: fnv1.RunFunctionRequest) -> Selected:
             )
             for name in sorted(resources)
         },
-        required=select_required(required),
+        required=select_required(req.required_resources) if required is None else required,
     )
 
 
@@ -204,17 +208,15 @@ def select_required(required: Mapping[str, fnv1.Resources]) -> dict[str, list[li
     }
 
 
-def tag_key(req: fnv1.RunFunctionRequest) -> bytes | None:
-    """The request's Crossplane tag with a digest of the required resources compose reads;
-    None for a tag that is not Crossplane's sha256 (tests, other callers): those requests
-    are known by their content alone."""
-    tag = req.meta.tag
+def tag_key(tag: str, required: dict[str, list[list[Leaf]]]) -> bytes | None:
+    """A Crossplane tag with a digest of what compose reads of the required resources
+    (select_required); None for a tag that is not Crossplane's sha256 (tests, other
+    callers): those requests are known by their content alone."""
     if not CROSSPLANE_TAG.fullmatch(tag):
         return None
-    if not req.required_resources:
+    if not required:
         return tag.encode()
-    shape = _required_shape(select_required(req.required_resources))
-    return tag.encode() + hashlib.sha256(marshal.dumps(shape, 0)).digest()
+    return tag.encode() + hashlib.sha256(marshal.dumps(_required_shape(required), 0)).digest()
 
 
 def content_key(selected: Selected) -> bytes:

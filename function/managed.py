@@ -10,6 +10,8 @@ from function.xr import Composite, mapping
 # Siblings find each other through the XR that controls them both, never by a
 # generated name that only exists after the first apply.
 SAME_CONTROLLER = {"matchControllerRef": True}
+# The cloud's own name for a managed resource, set by its provider.
+EXTERNAL_NAME = "crossplane.io/external-name"
 
 
 def managed_resource(
@@ -31,6 +33,12 @@ def managed_resource(
 def at_provider(observed: dict[str, Any] | None) -> dict[str, Any]:
     """status.atProvider of an observed managed resource: what the cloud reports of it."""
     return mapping(mapping(mapping(observed).get("status")).get("atProvider"))
+
+
+def external_name(observed: dict[str, Any] | None) -> str | None:
+    """The crossplane.io/external-name of an observed managed resource, if it has one."""
+    name = mapping(mapping(mapping(observed).get("metadata")).get("annotations")).get(EXTERNAL_NAME)
+    return name if isinstance(name, str) and name else None
 
 
 def provider_config_ref(xr: Composite) -> dict:

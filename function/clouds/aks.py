@@ -13,9 +13,11 @@ from function.kubeconfig import (
     translate,
 )
 from function.managed import (
+    EXTERNAL_NAME,
     SAME_CONTROLLER,
     at_provider,
     connection_secret_ref,
+    external_name,
     managed_resource,
 )
 from function.naming import aks_dns_prefix
@@ -41,7 +43,6 @@ _ROLE_ASSIGNMENT_API = {
     True: "authorization.azure.m.upbound.io/v1beta1",
     False: "authorization.azure.upbound.io/v1beta1",
 }
-EXTERNAL_NAME = "crossplane.io/external-name"
 # What this module reads of each observed resource, beyond its conditions.
 READS = {
     RESOURCE_GROUP: Reads((("metadata", "annotations", EXTERNAL_NAME), ("metadata", "name"))),
@@ -221,5 +222,4 @@ def registration_annotations(
 def _external_name(resource: ObservedResource | None) -> str | None:
     if resource is None:
         return None
-    metadata = resource.manifest.get("metadata", {})
-    return metadata.get("annotations", {}).get(EXTERNAL_NAME) or metadata.get("name")
+    return external_name(resource.manifest) or resource.manifest.get("metadata", {}).get("name")

@@ -11,7 +11,13 @@ from function.clouds import Waiting, refuse_other_clouds_fields
 from function.errors import FieldError
 from function.inputs import Input
 from function.kubeconfig import ClusterConnection, KubeconfigError, config_json, pem_data
-from function.managed import SAME_CONTROLLER, at_provider, managed_resource
+from function.managed import (
+    EXTERNAL_NAME,
+    SAME_CONTROLLER,
+    at_provider,
+    external_name,
+    managed_resource,
+)
 from function.state import ObservedResource, Reads
 from function.xr import AuthMode, Composite, mapping
 
@@ -33,7 +39,6 @@ ACCESS = "argocd-access"
 ACCESS_POLICY = "argocd-access-policy"
 # The two roles share a kind, so a selector tells them apart by this label.
 ROLE_LABEL = f"{PREFIX}role"
-EXTERNAL_NAME = "crossplane.io/external-name"
 AUTHENTICATION_MODE = "API_AND_CONFIG_MAP"
 
 _EKS_API = {True: "eks.aws.m.upbound.io/v1beta1", False: "eks.aws.upbound.io/v1beta2"}
@@ -222,10 +227,7 @@ def needs_connection_details(_: Composite) -> bool:
 
 def cluster_name(observed_cluster: dict[str, Any]) -> str | None:
     """The EKS cluster's name: its external name, else the ID AWS reports (the name too)."""
-    metadata = mapping(observed_cluster.get("metadata"))
-    name = mapping(metadata.get("annotations")).get(EXTERNAL_NAME)
-    if not isinstance(name, str) or not name:
-        name = at_provider(observed_cluster).get("id")
+    name = external_name(observed_cluster) or at_provider(observed_cluster).get("id")
     return name if isinstance(name, str) and name else None
 
 
