@@ -248,16 +248,58 @@ class Fresh:
 
 
 def distinct(workloads: list[Workload]) -> Fresh:
-    """Requests new on every call, after a write compose does not read.
+    """Requests new on every call because every object was written since the last call.
 
-    Every object gets a new resourceVersion and its field managers a new time, as a
-    provider's status update or a reconcile of the XR leaves them. Nothing compose reads
-    changes: this is the request a live control plane sends most often.
+    Every object gets a new resourceVersion and its field managers a new time; nothing
+    compose reads changes. The worst case of a write compose does not read: a live
+    control plane mostly sends requests where one object is new (written).
     """
     return Fresh(
         tuple(w.name for w in workloads),
         tuple(_variant(w).SerializeToString() for w in workloads),
     )
+
+
+# Fixed-width resourceVersion tokens, one per object of a template (its index in it).
+_VERSION = b"555555%04d"
+
+
+@dataclass(frozen=True)
+class Written:
+    """Payloads new on every call because one object was written since the workload's last
+    call: the XR and each composed resource in turn get a new resourceVersion, and keep it
+    until their next turn, as a provider's status update or a write of the XR leaves them."""
+
+    names: tuple[str, ...]
+    templates: tuple[bytes, ...]
+    objects: tuple[int, ...]
+
+    def __call__(self, index: int) -> tuple[str, bytes]:
+        """The workload's name and a payload no call has sent before (index < 10**9)."""
+        at = index % len(self.templates)
+        turn = index // len(self.templates)
+        payload = self.templates[at]
+        count = self.objects[at]
+        for obj in range(count):
+            written = turn - (turn - obj) % count  # this object's latest turn, maybe < 0
+            payload = payload.replace(_VERSION % obj, b"%010d" % (1_000_000_000 + written))
+        return self.names[at], payload.replace(_SEQUENCE, b"%010d" % (1_000_000_000 + index))
+
+
+def written(workloads: list[Workload]) -> Written:
+    """Requests new on every call because one object was written (see Written); nothing
+    compose reads changes."""
+    templates, objects = [], []
+    for workload in workloads:
+        req = fnv1.RunFunctionRequest()
+        req.CopyFrom(workload.request)
+        found = [req.observed.composite.resource]
+        found += [req.observed.resources[name].resource for name in sorted(req.observed.resources)]
+        for at, obj in enumerate(found):
+            obj["metadata"]["resourceVersion"] = (_VERSION % at).decode()
+        templates.append(_retagged(req).SerializeToString())
+        objects.append(len(found))
+    return Written(tuple(w.name for w in workloads), tuple(templates), tuple(objects))
 
 
 def changed(workloads: list[Workload]) -> Fresh:
