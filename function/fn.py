@@ -1,10 +1,6 @@
 """The gRPC edge: request protos in, response protos out; the work is in compose.py."""
 
 import functools
-import hashlib
-import marshal
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +12,21 @@ from google.protobuf import duration_pb2 as durationpb
 from google.protobuf import struct_pb2 as structpb
 
 from function import inputs
-from function.compose import COMPOSITE_READS, compose, observed_reads, required_reads
+from function.compose import compose
 from function.errors import InvalidSpec
 from function.memo import BoundedMemo
-from function.state import Desired, Observed, ObservedResource, Severity
-from function.structs import Leaf, fill, from_leaves, select, serialized, to_dict
+from function.selection import (
+    Sighting,
+    Sightings,
+    content_key,
+    select_request,
+    select_required,
+    string_field,
+    tag_key,
+    to_observed,
+)
+from function.state import Desired, Severity
+from function.structs import fill
 from function.xr import Scope, scope_of
 
 # The answer memo's bound, in bytes of protobuf. A typical answer is 4-11 kB (the
@@ -31,15 +37,17 @@ from function.xr import Scope, scope_of
 # and a few MB per request in flight, 600 such XRs stay under 100 MB
 # (tests/test_memory_bound.py).
 MEMO_BYTES = 8 * 1024 * 1024
-# Crossplane tags a request with the hex sha256 of its deterministic protobuf encoding
-# (composite.Tag, computed once it has added the resources it already knows the step
-# requires): equal tags mean equal requests. While resolving requirements it calls again
-# with the same tag and new required resources, so those are keyed alongside.
-CROSSPLANE_TAG = re.compile(r"[0-9a-f]{64}")
 # Each remembered tag points at an answer in the memo: about 500 bytes with Python's own
 # share, so 1 MiB holds some 2,000 tags, more than the memo holds typical answers.
 TAG_BYTES = 1024 * 1024
 TAG_ENTRY_BYTES = 100
+# What compose reads of an XR's composed resources, with their connection details, is
+# 8 kB (the GKE example) to 24 kB (AKS, whose kubeconfig is among them): 8 MiB holds
+# those of 350-1,000 XRs. Objects of XRs beyond that are read again when next seen. One
+# over 64 kB carries a kubeconfig near its cap, whose answer is not remembered (over
+# MEMO_BYTES / 8) and composed anew anyway: it is not remembered either.
+SEEN_BYTES = 8 * 1024 * 1024
+SEEN_ENTRY_BYTES = 64 * 1024
 
 _SEVERITY = {Severity.NORMAL: fnv1.SEVERITY_NORMAL, Severity.WARNING: fnv1.SEVERITY_WARNING}
 
@@ -73,6 +81,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         # A request seen before by its Crossplane tag, to the content key of its answer:
         # a repeated request is answered without finding and hashing what compose reads.
         self._tags: BoundedMemo[bytes, bytes] = BoundedMemo(TAG_BYTES, lambda _: TAG_ENTRY_BYTES)
+        # What compose reads of each composed resource, by uid and resourceVersion: a
+        # request new because one object was written reads only that one again.
+        self._seen: Sightings = BoundedMemo(SEEN_BYTES, Sighting.size, SEEN_ENTRY_BYTES)
 
     async def RunFunction(
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None
@@ -108,7 +119,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         composed = self._memo.get(key) if key is not None else None
         if composed is not None:
             return composed
-        selected = select_request(req, required)
+        selected = select_request(req, required, self._seen)
         key = content_key(selected)
         composed = self._memo.get(key)
         if composed is None:
@@ -154,121 +165,7 @@ def fatal(
 def input_ttl(req: fnv1.RunFunctionRequest) -> int:
     """input.ttl in seconds, read straight from the request: it must reach every response,
     even one for a request that could not be read otherwise."""
-    return inputs.ttl_seconds({"ttl": _string_field(req.input, "ttl")})
-
-
-def _string_field(struct: structpb.Struct, key: str) -> str:
-    """A top-level string of a Struct, "" when it is absent or not a string."""
-    fields = struct.fields
-    return fields[key].string_value if key in fields else ""
-
-
-@dataclass(frozen=True)
-class Selected:
-    """What compose reads of one request (compose.*_READS), found but not yet converted."""
-
-    input: structpb.Struct | None
-    composite: list[Leaf]
-    # By composition resource name: the values read, and the connection details.
-    resources: dict[str, tuple[list[Leaf], dict[str, bytes]]]
-    required: dict[str, list[list[Leaf]]]
-
-
-def select_request(
-    req: fnv1.RunFunctionRequest, required: dict[str, list[list[Leaf]]] | None = None
-) -> Selected:
-    """Find what compose reads in the request, in a stable order, converting nothing.
-
-    Crossplane sends every observed object whole, managedFields and provider status
-    included; looking only at what is read keeps a call's cost independent of that.
-    required: select_required of the request's required resources, when already found.
-    """
-    resources = req.observed.resources
-    fn_input = req.input if req.HasField("input") else None
-    cloud = _string_field(fn_input, "cloud") if fn_input is not None else ""
-    return Selected(
-        input=fn_input,
-        composite=select(req.observed.composite.resource, COMPOSITE_READS),
-        resources={
-            name: (
-                select(resources[name].resource, observed_reads(name, cloud)),
-                _details(resources[name].connection_details),
-            )
-            for name in sorted(resources)
-        },
-        required=select_required(req.required_resources) if required is None else required,
-    )
-
-
-def select_required(required: Mapping[str, fnv1.Resources]) -> dict[str, list[list[Leaf]]]:
-    """What compose reads of the resources Crossplane fetched for our requirements."""
-    return {
-        name: [select(item.resource, required_reads(name)) for item in required[name].items]
-        for name in sorted(required)
-    }
-
-
-def tag_key(tag: str, required: dict[str, list[list[Leaf]]]) -> bytes | None:
-    """A Crossplane tag with a digest of what compose reads of the required resources
-    (select_required); None for a tag that is not Crossplane's sha256 (tests, other
-    callers): those requests are known by their content alone."""
-    if not CROSSPLANE_TAG.fullmatch(tag):
-        return None
-    if not required:
-        return tag.encode()
-    return tag.encode() + hashlib.sha256(marshal.dumps(_required_shape(required), 0)).digest()
-
-
-def content_key(selected: Selected) -> bytes:
-    """A digest of what compose reads, which its output is a pure function of.
-
-    marshal (version 0: no references, no interning) frames every name and value with
-    its length, so different selections never hash the same bytes; serialization is
-    deterministic and names are sorted, as Crossplane does not order map entries.
-    """
-    shape = (
-        selected.input.SerializeToString(deterministic=True) if selected.input else None,
-        serialized(selected.composite),
-        [
-            (name, serialized(leaves), [(key, len(value)) for key, value in details.items()])
-            for name, (leaves, details) in selected.resources.items()
-        ],
-        _required_shape(selected.required),
-    )
-    hasher = hashlib.sha256(marshal.dumps(shape, 0))
-    # Connection details can be near 1 MiB: fed as they are, framed by their lengths above.
-    for _, details in selected.resources.values():
-        for value in details.values():
-            hasher.update(value)
-    return hasher.digest()
-
-
-def _required_shape(required: dict[str, list[list[Leaf]]]) -> list[Any]:
-    return [(name, [serialized(leaves) for leaves in items]) for name, items in required.items()]
-
-
-def _details(details: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Connection details in key order, copied out of the protobuf once.
-
-    Indexing, not items(): upb leaves a map's items() to the slow Mapping mixin.
-    """
-    return {key: details[key] for key in sorted(details)} if details else {}
-
-
-def to_observed(selected: Selected) -> Observed:
-    """What select_request found, as plain data for compose."""
-    return Observed(
-        composite=from_leaves(selected.composite),
-        input=to_dict(selected.input) if selected.input is not None else None,
-        resources={
-            name: ObservedResource(manifest=from_leaves(leaves), connection_details=details)
-            for name, (leaves, details) in selected.resources.items()
-        },
-        required={
-            name: [from_leaves(leaves) for leaves in items]
-            for name, items in selected.required.items()
-        },
-    )
+    return inputs.ttl_seconds({"ttl": string_field(req.input.fields, "ttl")})
 
 
 def encode(desired: Desired, ttl: int = inputs.DEFAULT_TTL_SECONDS) -> Composed:

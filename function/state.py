@@ -47,6 +47,11 @@ class Reads:
                 node[path[-1]] = None if node.get(path[-1], leaf) is None else leaf
         return tree
 
+    @functools.cached_property
+    def skip(self) -> frozenset[str]:
+        """The top-level fields an all_but read leaves out: those named, and the tree's."""
+        return frozenset((*(self.all_but or ()), *self.tree))
+
     def __or__(self, other: "Reads") -> "Reads":
         return Reads(
             tuple(dict.fromkeys(self.paths + other.paths)),

@@ -67,40 +67,47 @@ def _set(target: structpb.Value, value: Any) -> None:
         raise TypeError(msg)
 
 
-# A value compose reads, at its path: a protobuf Value, or for conditions only whether
-# they say Ready (status.is_ready), which is all that is read of them.
-Leaf = tuple[tuple[str, ...], structpb.Value | bool]
+# What select finds at one Reads.tree leaf, in the tree's order: a value as deterministic
+# protobuf bytes, None where there is none; for conditions only whether they say Ready
+# (status.is_ready), None where there are none. An object read all_but starts with its
+# other top-level fields as (name, bytes) pairs.
+Item = bytes | bool | None | tuple[tuple[str, bytes], ...]
+_NO_FIELDS = structpb.Struct().fields
 
 
-def select(struct: structpb.Struct, reads: Reads, prefix: tuple[str, ...] = ()) -> list[Leaf]:
-    """The values at the paths reads names, still protobuf, in a stable order.
+def select(struct: structpb.Struct, reads: Reads) -> list[Item]:
+    """What compose reads of an object, as plain comparable values in the tree's order.
 
-    Nothing is copied or converted: the cost follows the number of paths, not the size of
-    the object. A path through something that is not an object finds nothing, as reading
-    it with mapping() would.
+    Only the paths read are visited and serialized: the cost follows the number of paths,
+    not the size of the object. A path through something that is not an object finds
+    nothing, as reading it with mapping() would.
     """
-    found: list[Leaf] = []
     fields = struct.fields
+    found: list[Item] = []
     if reads.all_but is not None:
-        skip = (*reads.all_but, *reads.tree)
-        found += [((*prefix, key), fields[key]) for key in sorted(fields) if key not in skip]
-    _select(fields, reads.tree, prefix, found)
+        skip = reads.skip
+        found.append(
+            tuple(
+                (key, fields[key].SerializeToString(deterministic=True))
+                for key in sorted(fields)
+                if key not in skip
+            )
+        )
+    _select(fields, reads.tree, found)
     return found
 
 
-def _select(fields: Any, tree: dict[str, Any], prefix: tuple[str, ...], found: list[Leaf]) -> None:
+def _select(fields: Any, tree: dict[str, Any], found: list[Item]) -> None:
     for key, below in tree.items():
-        if key not in fields:  # never index first: indexing a map inserts the key
-            continue
-        value = fields[key]
+        value = fields.get(key)  # never index: indexing a map inserts the key
         if below is None:
-            found.append(((*prefix, key), value))
+            found.append(None if value is None else value.SerializeToString(deterministic=True))
         elif below is TYPE_AND_STATUS:
-            found.append(((*prefix, key), _says_ready(value)))
+            found.append(None if value is None else _says_ready(value))
         else:
             # Reading struct_value of a Value that holds something else gives an empty
-            # Struct without changing the Value: the path then finds nothing.
-            _select(value.struct_value.fields, below, (*prefix, key), found)
+            # Struct without changing the Value: the paths below then find nothing.
+            _select(_NO_FIELDS if value is None else value.struct_value.fields, below, found)
 
 
 def _says_ready(conditions: structpb.Value) -> bool:
@@ -111,37 +118,36 @@ def _says_ready(conditions: structpb.Value) -> bool:
     """
     for condition in conditions.list_value.values:
         fields = condition.struct_value.fields
-        if "type" in fields and fields["type"].string_value == "Ready":
-            return "status" in fields and fields["status"].string_value == "True"
+        kind = fields.get("type")
+        if kind is not None and kind.string_value == "Ready":
+            status = fields.get("status")
+            return status is not None and status.string_value == "True"
     return False
 
 
-def from_leaves(leaves: list[Leaf], skip: int = 0) -> dict[str, Any]:
-    """The object select read, as plain data: only the paths read, each converted once.
-
-    skip drops that many leading path elements (the prefix select was given).
-    """
+def from_selected(found: list[Item], reads: Reads) -> dict[str, Any]:
+    """What select found, as plain data: only the paths read, each converted once."""
     out: dict[str, Any] = {}
-    for path, value in leaves:
-        node = out
-        for key in path[skip:-1]:
-            node = node.setdefault(key, {})
-        if isinstance(value, bool):
-            node[path[-1]] = [{"type": "Ready", "status": "True"}] if value else []
-        else:
-            node[path[-1]] = _value(value)
+    items = iter(found)
+    if reads.all_but is not None:
+        for key, value in next(items):  # type: ignore[misc]
+            out[key] = _value(structpb.Value.FromString(value))
+    _from_selected(items, reads.tree, out)
     return out
 
 
-def serialized(leaves: list[Leaf]) -> list[tuple[tuple[str, ...], str | bytes | bool]]:
-    """Leaves as plain, comparable values for a content digest: strings as themselves (most
-    leaves are names), anything else as deterministic protobuf bytes."""
-    out: list[tuple[tuple[str, ...], str | bytes | bool]] = []
-    for path, value in leaves:
-        if isinstance(value, bool):
-            out.append((path, value))
-        elif value.WhichOneof("kind") == "string_value":
-            out.append((path, value.string_value))
+def _from_selected(items: Any, tree: dict[str, Any], out: dict[str, Any]) -> None:
+    for key, below in tree.items():
+        if isinstance(below, dict):
+            inner: dict[str, Any] = {}
+            _from_selected(items, below, inner)
+            if inner:
+                out[key] = inner
+            continue
+        value = next(items)
+        if value is None:
+            continue
+        if below is TYPE_AND_STATUS:
+            out[key] = [{"type": "Ready", "status": "True"}] if value else []
         else:
-            out.append((path, value.SerializeToString(deterministic=True)))
-    return out
+            out[key] = _value(structpb.Value.FromString(value))

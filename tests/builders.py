@@ -81,6 +81,21 @@ REGISTRATION = "argocd-cluster"
 CREDENTIALS = "argocd-cluster-credentials"
 
 
+def versioned(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionRequest:
+    """The request with every observed composed resource's metadata.uid and
+    resourceVersion set as an API server would: the uid by XR and composition resource
+    name, and a resourceVersion new whenever the content is."""
+    xr_name = req.observed.composite.resource["metadata"]["name"]
+    for name in req.observed.resources:
+        obj = req.observed.resources[name].resource
+        metadata = obj.fields["metadata"].struct_value
+        metadata.fields.pop("resourceVersion", None)
+        metadata["uid"] = f"uid-{xr_name}-{name}"
+        content = hashlib.sha256(obj.SerializeToString(deterministic=True)).hexdigest()
+        metadata["resourceVersion"] = str(int(content[:12], 16))
+    return req
+
+
 def argocd_secret(resources: dict[str, dict]) -> dict:
     """The Argo CD cluster Secret as it lands, from composed resources by name.
 

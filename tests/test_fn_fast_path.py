@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from function import fn, structs
 from function.registration import CONNECTION_SECRET
-from tests.builders import request, tagged, xr
+from tests.builders import GKE_INPUT, request, tagged, versioned, xr
 from tests.pki import kubeconfig, make_pki
 from tests.strategies import cases
 from tests.test_fuzz import FUZZ
@@ -146,10 +146,79 @@ def test_the_same_tag_with_newly_fetched_required_resources_is_composed_again() 
     assert not _registered(_run(runner, req))
 
 
+def _resource_group(ready: bool, uid: str | None = "uid-rg", version: str | None = "1") -> dict:
+    metadata = {"name": "rg", "uid": uid, "resourceVersion": version}
+    return {
+        "apiVersion": "azure.m.upbound.io/v1beta1",
+        "kind": "ResourceGroup",
+        "metadata": {key: value for key, value in metadata.items() if value is not None},
+        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+    }
+
+
+def _group_ready(runner: fn.FunctionRunner, group: dict) -> bool:
+    rsp = _run(runner, request(xr(), observed={"resource-group": group}))
+    return rsp.desired.resources["resource-group"].ready == fnv1.READY_TRUE
+
+
+def test_a_composed_resource_seen_at_its_resource_version_is_not_read_again() -> None:
+    # The API server's promise is one content per uid and resourceVersion; breaking it here
+    # shows that the readiness came from what was seen before, not from the request.
+    runner = fn.FunctionRunner()
+    assert _group_ready(runner, _resource_group(ready=True))
+    assert _group_ready(runner, _resource_group(ready=False))
+    assert not _group_ready(fn.FunctionRunner(), _resource_group(ready=False))
+
+
+@pytest.mark.parametrize(
+    ("uid", "version"),
+    [("uid-rg", "2"), ("uid-other", "1"), (None, "1"), ("uid-rg", None), ("", "1"), ("uid-rg", "")],
+)
+def test_a_composed_resource_written_since_or_without_a_version_is_read_again(
+    uid: str | None, version: str | None
+) -> None:
+    runner = fn.FunctionRunner()
+    assert _group_ready(runner, _resource_group(ready=True))
+    assert not _group_ready(runner, _resource_group(ready=False, uid=uid, version=version))
+
+
+def test_new_connection_details_of_a_composed_resource_seen_before_are_read() -> None:
+    # Connection details come from the resource's connection Secret, which its
+    # resourceVersion does not follow.
+    ready = {"conditions": [{"type": "Ready", "status": "True"}], "atProvider": {"fqdn": "aks"}}
+    cluster = {
+        "apiVersion": "containerservice.azure.m.upbound.io/v1beta1",
+        "metadata": {"uid": "uid-cluster", "resourceVersion": "1"},
+        "status": ready,
+    }
+    runner = fn.FunctionRunner()
+    req = request(xr(), observed={"cluster": cluster})
+    assert not _registered(_run(runner, req))
+    config = kubeconfig(make_pki("fast-path"), "https://aks.example.io:443")
+    req.observed.resources["cluster"].connection_details["kubeconfig"] = config
+    assert _registered(_run(runner, req))
+    assert _run(runner, req) == _run(fn.FunctionRunner(), req)
+
+
+def test_an_object_seen_by_one_clouds_step_is_read_again_for_another() -> None:
+    # What is read of "cluster" follows input.cloud: AKS reads status.atProvider.fqdn,
+    # GKE its endpoint.
+    status = {
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "atProvider": {"fqdn": "aks.example.io", "endpoint": "34.1.2.3"},
+    }
+    cluster = {"metadata": {"uid": "uid-cluster", "resourceVersion": "1"}, "status": status}
+    runner = fn.FunctionRunner()
+    _run(runner, request(xr(), observed={"cluster": cluster}))
+    gke = request(xr(), GKE_INPUT, observed={"cluster": cluster})
+    assert _run(runner, gke) == _run(fn.FunctionRunner(), gke)
+
+
 def test_remembered_answers_to_honestly_tagged_requests_are_the_answers() -> None:
-    """Requests in any order and repeated, with Crossplane's tags, and each again under the
-    same tag without its required resources (as before Crossplane has fetched them): what
-    a long-lived runner answers from its tag index or memo is what a fresh runner composes."""
+    """Requests in any order and repeated, with Crossplane's tags and the API server's
+    uids and resourceVersions, and each again under the same tag without its required
+    resources (as before Crossplane has fetched them): what a long-lived runner answers
+    from its tag index, sightings or memo is what a fresh runner composes."""
     runner = fn.FunctionRunner()
 
     @settings(FUZZ, max_examples=150)
@@ -158,7 +227,7 @@ def test_remembered_answers_to_honestly_tagged_requests_are_the_answers() -> Non
         requests = []
         # Each case also as a cluster whose credentials come from the required Secret.
         for case in [*batch, *(dataclasses.replace(c, connection_details={}) for c in batch)]:
-            req = tagged(case.request())
+            req = tagged(versioned(case.request()))
             bare = fnv1.RunFunctionRequest()
             bare.CopyFrom(req)
             bare.ClearField("required_resources")

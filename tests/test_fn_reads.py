@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import requests as live_requests
-from function import fn, inputs
+from function import fn, inputs, selection
 from function.compose import compose
 from function.errors import InvalidSpec
 from function.state import Observed, ObservedResource
@@ -52,6 +52,16 @@ def whole(req: fnv1.RunFunctionRequest) -> Observed:
     )
 
 
+def observed_of(req: fnv1.RunFunctionRequest) -> Observed:
+    """What compose gets of a request: what fn.py finds in it, converted."""
+    return selection.to_observed(selection.select_request(req))
+
+
+def key_of(req: fnv1.RunFunctionRequest) -> bytes:
+    """The content key a request's answer is remembered by."""
+    return selection.content_key(selection.select_request(req))
+
+
 def answer(observed: Observed) -> Any:
     """compose's answer as comparable data: the encoded patch, or the Fatal message."""
     try:
@@ -70,7 +80,7 @@ def assert_same(req: fnv1.RunFunctionRequest) -> None:
         # Reading a non-object with .get() crashed the whole-object path (an internal
         # error Fatal); the declared paths find nothing there instead, never crash.
         return
-    assert answer(fn.to_observed(fn.select_request(req))) == whole_answer
+    assert answer(observed_of(req)) == whole_answer
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +99,7 @@ def test_only_what_compose_reads_is_converted(
     live_workloads: list[live_requests.Workload],
 ) -> None:
     for workload in live_workloads:
-        observed = fn.to_observed(fn.select_request(workload.request))
+        observed = observed_of(workload.request)
         assert set(observed.composite) == {"apiVersion", "kind", "metadata", "spec"}
         assert set(observed.composite["metadata"]) == {"name", "namespace"}
         for name, seen in observed.resources.items():
@@ -114,17 +124,14 @@ def test_writes_compose_does_not_read_are_the_same_answer(
             for condition in observed.resource["status"]["conditions"].values:
                 condition.struct_value["lastTransitionTime"] = "2026-12-01T00:00:00Z"
         original = live_workloads[index % len(live_workloads)].request
-        assert fn.content_key(fn.select_request(req)) == fn.content_key(fn.select_request(original))
+        assert key_of(req) == key_of(original)
 
 
 def test_writes_compose_reads_are_a_new_answer(
     live_workloads: list[live_requests.Workload],
 ) -> None:
     fresh = live_requests.changed(live_workloads)
-    keys = {
-        fn.content_key(fn.select_request(fnv1.RunFunctionRequest.FromString(fresh(index)[1])))
-        for index in range(4)
-    }
+    keys = {key_of(fnv1.RunFunctionRequest.FromString(fresh(index)[1])) for index in range(4)}
     assert len(keys) == 4
 
 
@@ -145,7 +152,7 @@ def test_fuzzed_requests_compose_the_same() -> None:
 )
 def test_non_objects_where_objects_are_read_never_crash(junk: dict[str, Any]) -> None:
     req = request(xr(), observed={"cluster": junk, "argocd-cluster": junk})
-    fn.to_observed(fn.select_request(req))
+    observed_of(req)
     assert_same(req)
 
 
@@ -227,7 +234,7 @@ def test_the_credentials_secret_beside_an_object_is_read_as_declared() -> None:
     }
     req = request(xr(), observed=observed)  # a credential gap: the registration is kept
     assert_same(req)
-    selected = fn.to_observed(fn.select_request(req)).resources["argocd-cluster-credentials"]
+    selected = observed_of(req).resources["argocd-cluster-credentials"]
     assert selected.manifest["data"] == credentials["data"]
     assert "managedFields" not in selected.manifest["metadata"]
 
@@ -267,7 +274,7 @@ def test_an_eks_request_composes_the_same_from_what_it_reads() -> None:
     assert {"argocd-cluster", "argocd-access", "argocd-access-policy"} <= set(first.resources)
     req = request(eks_xr(), fn_input, observed={"cluster": cluster})
     assert_same(req)
-    selected = fn.to_observed(fn.select_request(req)).resources["cluster"].manifest
+    selected = observed_of(req).resources["cluster"].manifest
     assert set(selected["status"]["atProvider"]) == {
         "endpoint",
         "certificateAuthority",
@@ -283,7 +290,7 @@ def test_an_eks_request_composes_the_same_from_what_it_reads() -> None:
     }
     gap = request(eks_xr(), fn_input, observed=written)
     assert_same(gap)
-    kept = compose(fn.to_observed(fn.select_request(gap)))
+    kept = compose(observed_of(gap))
     assert kept.resources["argocd-access"]["spec"] == first.resources["argocd-access"]["spec"]
 
 
@@ -300,7 +307,7 @@ def test_the_aks_grant_is_read_as_declared(cluster_id: bool) -> None:
     req = request(xr(ENTRA), fn_input=identity_input(), observed=observed)
 
     assert_same(req)
-    answer_patch, _ = answer(fn.to_observed(fn.select_request(req)))
+    answer_patch, _ = answer(observed_of(req))
     assert GRANT in answer_patch.desired.resources
 
 
@@ -312,5 +319,5 @@ def test_a_step_reads_only_its_own_clouds_fields(fn_input: dict, new_answer: boo
     for endpoint in ("10.0.0.1", "10.0.0.2"):
         status = {"atProvider": {"fqdn": "aks.example.io", "endpoint": endpoint}}
         req = request(xr(), fn_input, observed={"cluster": {"status": status}})
-        keys.add(fn.content_key(fn.select_request(req)))
+        keys.add(key_of(req))
     assert (len(keys) == 2) is new_answer

@@ -2,9 +2,10 @@
 
 A dedicated server gets 600 distinct XRs whose kubeconfigs carry a CA bundle near the
 1 MiB cap (accepted input): every answer is over 1 MB, so a memo bounded by entries
-would keep hundreds of megabytes. The answer memo and the kubeconfig cache are bounded
-in bytes, so the server's resident memory, its peak included, stays under 100 MB (the
-runtime in examples/runtime is limited to 256 Mi).
+would keep hundreds of megabytes. The answer memo, the kubeconfig cache and the
+sightings of composed resources are bounded in bytes, so the server's resident memory,
+its peak included, stays under 100 MB (the runtime in examples/runtime is limited to
+256 Mi).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from function import fn
 from function.kubeconfig import MAX_KUBECONFIG_BYTES
 from function.memo import ENTRY_OVERHEAD, BoundedMemo
-from tests.builders import AKS_INPUT, request, tagged, xr
+from tests.builders import AKS_INPUT, request, tagged, versioned, xr
 from tests.pki import kubeconfig, make_pki
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def xr_request(index: int) -> fnv1.RunFunctionRequest:
         },
     )
     req.observed.resources["cluster"].connection_details["kubeconfig"] = big_kubeconfig(index)
-    return tagged(req)
+    return tagged(versioned(req))
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -130,7 +131,7 @@ def typical_request(index: int) -> fnv1.RunFunctionRequest:
     req = xr_request(index)
     config = kubeconfig(PKI, f"https://cluster-{index}.example.io:443")
     req.observed.resources["cluster"].connection_details["kubeconfig"] = config
-    return tagged(req)
+    return tagged(versioned(req))
 
 
 def test_typical_answers_are_remembered_within_the_byte_bound(
@@ -159,6 +160,7 @@ def test_answers_over_a_mib_are_not_remembered() -> None:
         assert credentials.resource.ByteSize() > 1024 * 1024
     assert runner._memo.bytes == 0
     assert len(runner._tags) == 0
+    assert len(runner._seen) == 0  # nor the clusters' near 1 MiB connection details
 
 
 def test_remembered_tags_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,6 +171,21 @@ def test_remembered_tags_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -
     assert len(runner._memo) == 20
     assert len(runner._tags) == 10
     assert runner._tags.bytes <= fn.TAG_BYTES
+
+
+def test_sightings_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = fn.FunctionRunner()
+    for index in range(20):
+        asyncio.run(runner.RunFunction(typical_request(index), None))
+    assert len(runner._seen) == 20
+    per_sighting = runner._seen.bytes / 20
+
+    monkeypatch.setattr(fn, "SEEN_BYTES", int(per_sighting * 10))
+    bounded = fn.FunctionRunner()
+    for index in range(20):
+        asyncio.run(bounded.RunFunction(typical_request(index), None))
+    assert bounded._seen.bytes <= fn.SEEN_BYTES
+    assert 8 <= len(bounded._seen) <= 10
 
 
 def test_bounded_memo_forgets_least_recently_used_first() -> None:
