@@ -505,9 +505,10 @@ def environment(settings: Settings, workloads: list[requests.Workload]) -> str:
         f"Python {platform.python_version()}, grpcio {grpc.__version__}; live-shaped "
         f"requests: {sizes}; {settings.calls} sequential calls per server in blocks of "
         f"{settings.block} after {settings.warmup} warm-up calls; {settings.distinct} "
-        f"sequential calls per server with requests new on every call, and as many new and "
-        f"changed for compose; {STREAMS} streams for {settings.seconds:g} s per server, "
-        f"steady and new; median of {settings.cold_starts} cold starts"
+        f"sequential calls per server of each kind of new request (one object written, "
+        f"every object written, changed for compose); {STREAMS} streams for "
+        f"{settings.seconds:g} s per server, steady and every object written; median of "
+        f"{settings.cold_starts} cold starts"
         + ("; servers pinned to CPU 0, client to the others" if settings.pin else "")
     )
 
