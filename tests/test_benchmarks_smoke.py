@@ -110,4 +110,5 @@ def test_header_names_the_machine_and_the_counts(
     assert "load average" in header
     assert "live-shaped requests: AKS " in header
     assert "50 sequential calls per server" in header
-    assert "16 streams for 1 s per server, steady and new" in header
+    assert "10 sequential calls per server of each kind of new request" in header
+    assert "16 streams for 1 s per server, steady and every object written" in header

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
@@ -26,8 +27,6 @@ from tests.builders import AKS_INPUT, request, tagged, versioned, xr
 from tests.pki import kubeconfig, make_pki
 
 if TYPE_CHECKING:
-    import pytest
-
     from tests.conftest import FunctionServer
 
 XRS = 600
@@ -134,21 +133,23 @@ def typical_request(index: int) -> fnv1.RunFunctionRequest:
     return tagged(versioned(req))
 
 
-def test_typical_answers_are_remembered_within_the_byte_bound(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(("memo", "bound"), [("_memo", "MEMO_BYTES"), ("_seen", "SEEN_BYTES")])
+def test_typical_xrs_are_remembered_within_the_byte_bound(
+    monkeypatch: pytest.MonkeyPatch, memo: str, bound: str
 ) -> None:
+    """The answer memo, and the sightings of composed resources: one entry per XR."""
     runner = fn.FunctionRunner()
     for index in range(20):
         asyncio.run(runner.RunFunction(typical_request(index), None))
-    assert len(runner._memo) == 20
-    per_answer = runner._memo.bytes / 20
+    assert len(getattr(runner, memo)) == 20
+    per_xr = getattr(runner, memo).bytes / 20
 
-    monkeypatch.setattr(fn, "MEMO_BYTES", int(per_answer * 10))
+    monkeypatch.setattr(fn, bound, int(per_xr * 10))
     bounded = fn.FunctionRunner()
     for index in range(20):
         asyncio.run(bounded.RunFunction(typical_request(index), None))
-    assert bounded._memo.bytes <= fn.MEMO_BYTES
-    assert 8 <= len(bounded._memo) <= 10
+    assert getattr(bounded, memo).bytes <= getattr(fn, bound)
+    assert 8 <= len(getattr(bounded, memo)) <= 10
 
 
 def test_answers_over_a_mib_are_not_remembered() -> None:
@@ -171,21 +172,6 @@ def test_remembered_tags_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -
     assert len(runner._memo) == 20
     assert len(runner._tags) == 10
     assert runner._tags.bytes <= fn.TAG_BYTES
-
-
-def test_sightings_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = fn.FunctionRunner()
-    for index in range(20):
-        asyncio.run(runner.RunFunction(typical_request(index), None))
-    assert len(runner._seen) == 20
-    per_sighting = runner._seen.bytes / 20
-
-    monkeypatch.setattr(fn, "SEEN_BYTES", int(per_sighting * 10))
-    bounded = fn.FunctionRunner()
-    for index in range(20):
-        asyncio.run(bounded.RunFunction(typical_request(index), None))
-    assert bounded._seen.bytes <= fn.SEEN_BYTES
-    assert 8 <= len(bounded._seen) <= 10
 
 
 def test_bounded_memo_forgets_least_recently_used_first() -> None:
