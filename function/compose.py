@@ -1,6 +1,6 @@
 """The pipeline without protos: observed state in, desired state out.
 
-fn.py reads the request into an Observed and writes a Desired back; everything
+selection.py reads the request into an Observed and fn.py writes a Desired back; everything
 here is plain data, so each step is testable without a server.
 """
 
@@ -17,7 +17,7 @@ from function.xr import Scope, parse_composite
 # adding its module and one line here.
 CLOUDS: dict[Cloud, CloudModule] = {Cloud.AKS: aks, Cloud.GKE: gke, Cloud.EKS: eks}  # type: ignore[dict-item]
 
-# What compose reads of the request (state.Reads); fn.py looks at nothing else.
+# What compose reads of the request (state.Reads); selection.py looks at nothing else.
 COMPOSITE_READS = Reads(
     (("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace"), ("spec",))
 )

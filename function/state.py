@@ -16,7 +16,7 @@ CONDITIONS = ("status", "conditions")
 
 @dataclass(frozen=True)
 class Reads:
-    """Which fields of an observed object compose reads; fn.py looks at nothing else.
+    """Which fields of an observed object compose reads; selection.py looks at nothing else.
 
     A live object carries managedFields, a provider status mirroring its whole spec and
     more, none of which compose needs: reading only these paths keeps a call's cost

@@ -1,4 +1,5 @@
-"""The fast paths in fn.py change nothing but speed: same dicts, same Structs, same responses."""
+"""The fast paths in fn.py and selection.py change nothing but speed: same dicts, same
+Structs, same responses."""
 
 import asyncio
 import base64

@@ -1,6 +1,6 @@
 """Reading only what compose reads changes nothing but cost; input.ttl is meta.ttl.
 
-fn.py copies a few declared paths out of each object (compose.*_READS) instead of
+selection.py copies a few declared paths out of each object (compose.*_READS) instead of
 converting whole objects. If a module read a field not declared there, compose would see
 it missing: these tests compose every request both ways and require the same answer.
 """
