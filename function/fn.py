@@ -41,11 +41,11 @@ MEMO_BYTES = 8 * 1024 * 1024
 # share, so 1 MiB holds some 2,000 tags, more than the memo holds typical answers.
 TAG_BYTES = 1024 * 1024
 TAG_ENTRY_BYTES = 100
-# What compose reads of an XR's composed resources, with their connection details, is
-# 8 kB (the GKE example) to 24 kB (AKS, whose kubeconfig is among them): 8 MiB holds
-# those of 350-1,000 XRs. Objects of XRs beyond that are read again when next seen. One
-# over 64 kB carries a kubeconfig near its cap, whose answer is not remembered (over
-# MEMO_BYTES / 8) and composed anew anyway: it is not remembered either.
+# The sightings of one XR's composed resources, connection details included, hold 8 kB
+# (the GKE example) to 24 kB (AKS, whose kubeconfig is among them): 8 MiB holds those of
+# 350-1,000 XRs; resources beyond that are read again when next seen. A sighting over
+# 64 kB carries a kubeconfig near its cap, whose answer is not remembered (over
+# MEMO_BYTES / 8) and is composed anew anyway: it is not remembered either.
 SEEN_BYTES = 8 * 1024 * 1024
 SEEN_ENTRY_BYTES = 64 * 1024
 

@@ -170,12 +170,9 @@ def tag_key(tag: str, required: dict[str, list[list[Item]]]) -> bytes | None:
 
 
 def content_key(selected: Selected) -> bytes:
-    """A digest of what compose reads, which its output is a pure function of.
-
-    marshal (version 0: no references, no interning) frames every name and value with
-    its length, so different selections never hash the same bytes; select serializes
-    deterministically and names are sorted, as Crossplane does not order map entries.
-    """
+    """A digest of what compose reads, which its output is a pure function of: framed by
+    marshal as in Sighting.of; select serializes deterministically and names are sorted,
+    as Crossplane does not order map entries."""
     shape = (
         selected.input.SerializeToString(deterministic=True) if selected.input else None,
         selected.composite,

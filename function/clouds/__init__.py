@@ -71,23 +71,24 @@ def refuse_other_clouds_fields(spec: ClusterSpec, cloud: str) -> None:
     """One Fatal naming a field of another cloud, rather than a cluster silently unlike
     the one asked for: an XRD shared by several clouds may carry them all."""
     identity = spec.argocd.workloadIdentity
+    # Field: the cloud it belongs to, what it is, its value, and more of the fix.
     fields = {
-        "spec.resourceGroupName": ("AKS", "an Azure resource group", spec.resourceGroupName),
-        # An empty one is what the API server defaults a shared XRD's field to.
+        "spec.resourceGroupName": ("AKS", "an Azure resource group", spec.resourceGroupName, ""),
         "spec.argocd.workloadIdentity": (
             "AKS",
             "the Entra ID app Argo CD signs in with",
+            # An empty one is what the API server defaults a shared XRD's field to.
             identity is not None and (identity.clientId or identity.tenantId),
+            "; Argo CD's own identity is the Composition's input.argocd.identity",
         ),
-        "spec.subnetIds": ("EKS", "the cluster's VPC subnets", spec.subnetIds),
-        "spec.clusterRoleArn": ("EKS", "the cluster's IAM role", spec.clusterRoleArn),
-        "spec.nodeRoleArn": ("EKS", "the nodes' IAM role", spec.nodeRoleArn),
+        "spec.subnetIds": ("EKS", "the cluster's VPC subnets", spec.subnetIds, ""),
+        "spec.clusterRoleArn": ("EKS", "the cluster's IAM role", spec.clusterRoleArn, ""),
+        "spec.nodeRoleArn": ("EKS", "the nodes' IAM role", spec.nodeRoleArn, ""),
     }
-    for field, (owner, what, value) in fields.items():
+    for field, (owner, what, value, more) in fields.items():
         if owner != cloud and value:
-            fix = f"Remove it from the {cloud} cluster's spec"
-            if field == "spec.argocd.workloadIdentity":
-                fix += "; Argo CD's own identity is the Composition's input.argocd.identity"
             raise FieldError(
-                field, f"is an {owner} field ({what}), which {cloud} does not use", fix
+                field,
+                f"is an {owner} field ({what}), which {cloud} does not use",
+                f"Remove it from the {cloud} cluster's spec{more}",
             )
