@@ -11,7 +11,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from google.protobuf import duration_pb2 as durationpb
 from google.protobuf import struct_pb2 as structpb
 
-from function import inputs
+from function import inputs, wire
 from function.compose import compose
 from function.errors import InvalidSpec
 from function.memo import BoundedMemo
@@ -86,9 +86,15 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._seen: Sightings = BoundedMemo(SEEN_BYTES, Sighting.size, SEEN_ENTRY_BYTES)
 
     async def RunFunction(
-        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext | None
+        self, req: "fnv1.RunFunctionRequest | wire.Request", _: grpc.aio.ServicerContext | None
     ) -> fnv1.RunFunctionResponse:
-        """Compose the cluster's resources, or explain in one Fatal result why not."""
+        """Compose the cluster's resources, or explain in one Fatal result why not.
+
+        main.py serves requests as wire.Request; a request parsed whole (v1beta1's, a
+        caller's in-process) is read the same way.
+        """
+        if isinstance(req, fnv1.RunFunctionRequest):
+            req = wire.view(req)
         try:
             composed = self._composed(req)
         except Exception as exc:  # noqa: BLE001 - the server must keep serving
@@ -110,7 +116,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self._log.debug("composed", tag=req.meta.tag, ready=composed.ready)
         return rsp
 
-    def _composed(self, req: fnv1.RunFunctionRequest) -> Composed | fnv1.RunFunctionResponse:
+    def _composed(self, req: wire.Request) -> Composed | fnv1.RunFunctionResponse:
         """The answer remembered by the request's tag, else by what compose reads of it,
         else composed now; a Fatal response when the request cannot be composed."""
         required = select_required(req.required_resources)
@@ -142,18 +148,18 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return self.log.bind()
 
 
-def answer(req: fnv1.RunFunctionRequest, ttl: int) -> fnv1.RunFunctionResponse:
-    """response.to(req) with input.ttl as meta.ttl, without its timedelta round trip."""
-    return fnv1.RunFunctionResponse(
-        meta=fnv1.ResponseMeta(tag=req.meta.tag, ttl=durationpb.Duration(seconds=ttl)),
-        desired=req.desired,
-        context=req.context,
+def answer(req: wire.Request, ttl: int) -> fnv1.RunFunctionResponse:
+    """response.to(req) with input.ttl as meta.ttl: the desired state and context as
+    earlier steps left them, parsed straight into the response."""
+    rsp = fnv1.RunFunctionResponse(
+        meta=fnv1.ResponseMeta(tag=req.meta.tag, ttl=durationpb.Duration(seconds=ttl))
     )
+    rsp.desired.MergeFromString(req.desired)
+    rsp.context.MergeFromString(req.context)
+    return rsp
 
 
-def fatal(
-    req: fnv1.RunFunctionRequest, message: str, scope: Scope | None = None
-) -> fnv1.RunFunctionResponse:
+def fatal(req: wire.Request, message: str, scope: Scope | None = None) -> fnv1.RunFunctionResponse:
     """One Fatal result, with the step's TTL; shown on the claim too for legacy XRs."""
     rsp = answer(req, input_ttl(req))
     response.fatal(rsp, message)
@@ -162,7 +168,7 @@ def fatal(
     return rsp
 
 
-def input_ttl(req: fnv1.RunFunctionRequest) -> int:
+def input_ttl(req: wire.Request) -> int:
     """input.ttl in seconds, read straight from the request: it must reach every response,
     even one for a request that could not be read otherwise."""
     return inputs.ttl_seconds({"ttl": string_field(req.input.fields, "ttl")})

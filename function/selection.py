@@ -12,13 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from google.protobuf import struct_pb2 as structpb
 
+from function import wire
 from function.compose import COMPOSITE_READS, observed_reads, required_reads
 from function.memo import BoundedMemo
 from function.state import Observed, ObservedResource, Reads
-from function.structs import Item, from_selected, select, to_dict
+from function.structs import Fields, Item, from_selected, select, to_dict
 
 # Crossplane tags a request with the hex sha256 of its deterministic protobuf encoding
 # (composite.Tag, computed once it has added the resources it already knows the step
@@ -79,7 +79,7 @@ class Selected:
 
 
 def select_request(
-    req: fnv1.RunFunctionRequest,
+    req: wire.Request,
     required: dict[str, list[list[Item]]] | None = None,
     seen: Sightings | None = None,
 ) -> Selected:
@@ -97,14 +97,14 @@ def select_request(
         selected[name] = (reads, _sight(resources[name], reads, (name, cloud), seen))
     return Selected(
         input=fn_input,
-        composite=select(req.observed.composite.resource, COMPOSITE_READS),
+        composite=select(req.observed.composite.resource.fields, COMPOSITE_READS),
         resources=selected,
         required=select_required(req.required_resources) if required is None else required,
     )
 
 
 def _sight(
-    observed: fnv1.Resource, reads: Reads, read_as: tuple[str, str], seen: Sightings | None
+    observed: wire.Resource, reads: Reads, read_as: tuple[str, str], seen: Sightings | None
 ) -> Sighting:
     """What compose reads of a composed resource, found again without reading it when
     this uid was seen at this resourceVersion.
@@ -117,17 +117,18 @@ def _sight(
     Secret), so they are compared, not trusted.
     """
     details = _details(observed.connection_details)
-    uid, version = _identity(observed.resource) if seen is not None else ("", "")
+    fields = observed.resource.fields
+    uid, version = _identity(fields) if seen is not None else ("", "")
     if seen is None or not (uid and version):
-        return Sighting.of(version, select(observed.resource, reads), details)
+        return Sighting.of(version, select(fields, reads), details)
     key = (uid, *read_as)
     last = seen.get(key)
     if last is None:
-        sighting = Sighting.of(version, select(observed.resource, reads), details)
+        sighting = Sighting.of(version, select(fields, reads), details)
     elif last.version == version and last.details == details:
         return last
     else:
-        found = last.found if last.version == version else select(observed.resource, reads)
+        found = last.found if last.version == version else select(fields, reads)
         if found == last.found and details == last.details:
             # Written, but not where compose reads (a status timestamp, managedFields).
             sighting = Sighting(version, found, details, last.digest)
@@ -137,23 +138,23 @@ def _sight(
     return sighting
 
 
-def _identity(resource: structpb.Struct) -> tuple[str, str]:
+def _identity(fields: Fields) -> tuple[str, str]:
     """metadata.uid and metadata.resourceVersion, "" where absent (crossplane render,
     hand-built requests): such objects are read on every call."""
-    metadata = resource.fields.get("metadata")  # never index: indexing a map inserts the key
+    metadata = fields.get("metadata")  # never index: indexing a map inserts the key
     if metadata is None:
         return "", ""
-    fields = metadata.struct_value.fields
-    uid, version = fields.get("uid"), fields.get("resourceVersion")
+    metadata_fields = metadata.struct_value.fields
+    uid, version = metadata_fields.get("uid"), metadata_fields.get("resourceVersion")
     if uid is None or version is None:
         return "", ""
     return uid.string_value, version.string_value
 
 
-def select_required(required: Mapping[str, fnv1.Resources]) -> dict[str, list[list[Item]]]:
+def select_required(required: Mapping[str, wire.Resources]) -> dict[str, list[list[Item]]]:
     """What compose reads of the resources Crossplane fetched for our requirements."""
     return {
-        name: [select(item.resource, required_reads(name)) for item in required[name].items]
+        name: [select(item.resource.fields, required_reads(name)) for item in required[name].items]
         for name in sorted(required)
     }
 

@@ -1,14 +1,16 @@
 """protobuf Struct <-> plain data, for the per-request path.
 
 json_format does the same through descriptor lookups; these walk the Struct
-directly and are about 1.7x faster. select finds the few fields compose reads, so only
-those are ever converted.
+directly and are about 1.7x faster. select finds the few fields compose reads in an
+object read off the wire (wire.py), so only those are ever converted.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf import struct_pb2 as structpb
 
+from function import wire
 from function.state import TYPE_AND_STATUS, Reads
 
 
@@ -72,51 +74,60 @@ def _set(target: structpb.Value, value: Any) -> None:
 # (status.is_ready), None where there are none. An object read all_but starts with its
 # other top-level fields as (name, bytes) pairs.
 Item = bytes | bool | None | tuple[tuple[str, bytes], ...]
-_NO_FIELDS = structpb.Struct().fields
+# An object's fields as wire.Object holds them.
+Fields = Mapping[str, Any]
+_NO_FIELDS: Fields = wire.Object().fields
+# A Value of these kinds is one field on the wire: its encoding is already deterministic.
+_SCALARS = frozenset(("string_value", "number_value", "bool_value", "null_value", None))
 
 
-def select(struct: structpb.Struct, reads: Reads) -> list[Item]:
+def select(fields: Fields, reads: Reads) -> list[Item]:
     """What compose reads of an object, as plain comparable values in the tree's order.
 
     Only the paths read are visited and serialized: the cost follows the number of paths,
     not the size of the object. A path through something that is not an object finds
     nothing, as reading it with mapping() would.
     """
-    fields = struct.fields
     found: list[Item] = []
     if reads.all_but is not None:
         skip = reads.skip
         found.append(
-            tuple(
-                (key, fields[key].SerializeToString(deterministic=True))
-                for key in sorted(fields)
-                if key not in skip
-            )
+            tuple((key, _canonical(fields[key])) for key in sorted(fields) if key not in skip)
         )
     _select(fields, reads.tree, found)
     return found
 
 
-def _select(fields: Any, tree: dict[str, Any], found: list[Item]) -> None:
+def _select(fields: Fields, tree: dict[str, Any], found: list[Item]) -> None:
     for key, below in tree.items():
         value = fields.get(key)  # never index: indexing a map inserts the key
         if below is None:
-            found.append(None if value is None else value.SerializeToString(deterministic=True))
+            found.append(None if value is None else _canonical(value))
         elif below is TYPE_AND_STATUS:
-            found.append(None if value is None else _says_ready(value))
+            found.append(None if value is None else _says_ready(value.list_value))
         else:
             # Reading struct_value of a Value that holds something else gives an empty
-            # Struct without changing the Value: the paths below then find nothing.
+            # Object without changing the Value: the paths below then find nothing.
             _select(_NO_FIELDS if value is None else value.struct_value.fields, below, found)
 
 
-def _says_ready(conditions: structpb.Value) -> bool:
-    """status.is_ready, on protobuf: the first Ready condition's status is "True".
+def _canonical(value: Any) -> bytes:
+    """A wire.Value as structpb.Value's deterministic serialization writes it: Crossplane's
+    Go encoder writes map entries in random order, so equal values arrive as different
+    bytes, and a wire.Value holds its lists as they arrived."""
+    encoded = value.SerializeToString()
+    if value.WhichOneof("kind") in _SCALARS:
+        return encoded
+    return structpb.Value.FromString(encoded).SerializeToString(deterministic=True)
+
+
+def _says_ready(conditions: bytes) -> bool:
+    """status.is_ready, on an encoded list: the first Ready condition's status is "True".
 
     As in _select, a Value of another kind reads as empty (a list, a Struct) or "" (a
     string): no condition, no type, not "True".
     """
-    for condition in conditions.list_value.values:
+    for condition in structpb.ListValue.FromString(conditions).values:
         fields = condition.struct_value.fields
         kind = fields.get("type")
         if kind is not None and kind.string_value == "Ready":

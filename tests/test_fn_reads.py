@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks import requests as live_requests
-from function import fn, inputs, selection
+from function import fn, inputs, selection, wire
 from function.compose import compose
 from function.errors import InvalidSpec
 from function.state import Observed, ObservedResource
@@ -54,12 +54,12 @@ def whole(req: fnv1.RunFunctionRequest) -> Observed:
 
 def observed_of(req: fnv1.RunFunctionRequest) -> Observed:
     """What compose gets of a request: what fn.py finds in it, converted."""
-    return selection.to_observed(selection.select_request(req))
+    return selection.to_observed(selection.select_request(wire.view(req)))
 
 
 def key_of(req: fnv1.RunFunctionRequest) -> bytes:
     """The content key a request's answer is remembered by."""
-    return selection.content_key(selection.select_request(req))
+    return selection.content_key(selection.select_request(wire.view(req)))
 
 
 def answer(observed: Observed) -> Any:
