@@ -1,13 +1,14 @@
-"""Benchmark the function against a no-op function on the same SDK, both real gRPC servers.
+"""Benchmark the function against no-op functions on the same SDK, all real gRPC servers.
 
     python -m benchmarks.run [--smoke] [--calls N] [--seconds S] [--rss-calls N]
                              [--cold-starts N] [--pin]
 
-Both servers run as subprocesses on loopback, started the way Crossplane starts a
+The servers (KINDS) run as subprocesses on loopback, started the way Crossplane starts a
 function (`--insecure --address ...`), and get the same pre-serialised requests from
 the same client, so the ratio function / no-op is what this function adds on top of
-Python, gRPC and the SDK. Phases, each alternating the two servers so that drift on a
-shared machine hits both alike:
+Python, gRPC and the SDK, and function / wire no-op what it adds on top of the same
+served the way it is served. Phases, each alternating the servers so that drift on a
+shared machine hits all alike:
 
 1. cold start: process spawn to the first served RunFunction response (median);
 2. sequential latency of the steady request (identical on every call), one call at a
@@ -110,7 +111,7 @@ class Server:
     """A running function process and what the benchmark has asked of it."""
 
     name: str
-    module: str
+    module: tuple[str, ...]
     address: str
     process: subprocess.Popen
     log: Path
@@ -137,11 +138,22 @@ class Server:
         stop(self.process)
 
 
-def spawn(name: str, module: str, logs: Path, first: bytes, *, pin: bool) -> Server:
+# The servers: the function, the floor its targets are set against (the SDK's no-op),
+# and a no-op served as the function is (requests read as wire.Request, not parsed
+# whole by the SDK first), which shows what the function adds to the floor it shares.
+KINDS = (
+    ("function", ("function.main",)),
+    ("no-op", ("benchmarks.noop",)),
+    ("wire no-op", ("benchmarks.noop", "--wire")),
+)
+NAMES = tuple(name for name, _ in KINDS)
+
+
+def spawn(name: str, module: tuple[str, ...], logs: Path, first: bytes, *, pin: bool) -> Server:
     """Start a server and time it from spawn to its first served response."""
     address = f"127.0.0.1:{free_port()}"
-    log = logs / f"{module}-{address.rsplit(':', 1)[1]}.log"
-    argv = [sys.executable, "-m", module, "--insecure", "--address", address]
+    log = logs / f"{name.replace(' ', '-')}-{address.rsplit(':', 1)[1]}.log"
+    argv = [sys.executable, "-m", *module, "--insecure", "--address", address]
     start = time.perf_counter_ns()
     with log.open("wb") as sink:
         process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
@@ -164,14 +176,13 @@ def spawn(name: str, module: str, logs: Path, first: bytes, *, pin: bool) -> Ser
 
 
 def cold_starts(logs: Path, first: bytes, settings: Settings) -> list[Server]:
-    """Spawn each server cold_starts times, alternating; keep the last pair running."""
-    kinds = [("function", "function.main"), ("no-op", "benchmarks.noop")]
-    times: dict[str, list[float]] = {name: [] for name, _ in kinds}
+    """Spawn each server cold_starts times, alternating; keep the last ones running."""
+    times: dict[str, list[float]] = {name: [] for name in NAMES}
     servers: list[Server] = []
     try:
         for attempt in range(settings.cold_starts):
             last = attempt == settings.cold_starts - 1
-            for name, module in kinds if attempt % 2 == 0 else kinds[::-1]:
+            for name, module in KINDS if attempt % 2 == 0 else KINDS[::-1]:
                 server = spawn(name, module, logs, first, pin=settings.pin)
                 times[name] += server.cold_starts
                 if last:
@@ -182,14 +193,14 @@ def cold_starts(logs: Path, first: bytes, settings: Settings) -> list[Server]:
         for server in servers:
             server.stop()
         raise
-    servers.sort(key=lambda s: [name for name, _ in kinds].index(s.name))
+    servers.sort(key=lambda s: NAMES.index(s.name))
     for server in servers:
         server.cold_starts = times[server.name]
     return servers
 
 
 def verify(servers: list[Server], workloads: list[requests.Workload]) -> None:
-    """Both servers answer every workload; the function composes and registers."""
+    """Every server answers every workload; the function composes and registers."""
     for server in servers:
         with grpc.insecure_channel(server.address) as channel:
             call = channel.unary_unary(METHOD)
@@ -364,18 +375,24 @@ def percentile(samples: list[int], q: float) -> float:
 
 @dataclass(frozen=True)
 class Row:
-    """One metric for both servers, with its target (None: shown for context only)."""
+    """One metric for each server, with its target (None: shown for context only)."""
 
     metric: str
     function: float
     noop: float
+    wire: float
     target: str = ""
     met: bool | None = None
 
     @property
     def ratio(self) -> float:
-        """Function / no-op."""
+        """Function / no-op: what the targets are set on."""
         return self.function / self.noop if self.noop else math.inf
+
+    @property
+    def wire_ratio(self) -> float:
+        """Function / wire no-op."""
+        return self.function / self.wire if self.wire else math.inf
 
 
 def rows(
@@ -388,8 +405,8 @@ def rows(
     """Every figure the issues ask for, plus the context needed to read them."""
     cold = {name: statistics.median(s.cold_starts) for name, s in servers.items()}
 
-    def both(kind: str, figure: Callable[[Sequential], float]) -> tuple[float, float]:
-        return figure(latency[kind]["function"]), figure(latency[kind]["no-op"])
+    def each(kind: str, figure: Callable[[Sequential], float]) -> tuple[float, float, float]:
+        return tuple(figure(latency[kind][name]) for name in NAMES)  # type: ignore[return-value]
 
     def p50(seq: Sequential) -> float:
         return percentile(seq.all, 0.5)
@@ -400,11 +417,11 @@ def rows(
     def cpu(seq: Sequential) -> float:
         return seq.cpu_per_call_us
 
-    def ratio_at_most(metric: str, values: tuple[float, float], bound: float) -> Row:
+    def ratio_at_most(metric: str, values: tuple[float, float, float], bound: float) -> Row:
         row = Row(metric, *values)
         return Row(metric, *values, f"ratio <= {bound}", row.ratio <= bound)
 
-    def ratio_at_least(metric: str, values: tuple[float, float], bound: float) -> Row:
+    def ratio_at_least(metric: str, values: tuple[float, float, float], bound: float) -> Row:
         row = Row(metric, *values)
         return Row(metric, *values, f"ratio >= {bound}", row.ratio >= bound)
 
@@ -412,60 +429,52 @@ def rows(
     table = [
         Row(
             "cold start, spawn to first response (s)",
-            cold["function"],
-            cold["no-op"],
+            *(cold[name] for name in NAMES),
             f"function < {COLD_START_S} s",
             cold["function"] < COLD_START_S,
         ),
-        ratio_at_most("latency p50, steady (ms)", both("steady", p50), STEADY_P50_RATIO),
-        ratio_at_most("latency p99, steady (ms)", both("steady", p99), P99_RATIO),
+        ratio_at_most("latency p50, steady (ms)", each("steady", p50), STEADY_P50_RATIO),
+        ratio_at_most("latency p99, steady (ms)", each("steady", p99), P99_RATIO),
     ]
     table += [
         Row(
-            f"latency p50, steady, {name} only (ms)",
-            percentile(samples, 0.5),
-            percentile(other, 0.5),
+            f"latency p50, steady, {workload} only (ms)",
+            *(percentile(steady[name].samples[workload], 0.5) for name in NAMES),
         )
-        for (name, samples), other in zip(
-            steady["function"].samples.items(), steady["no-op"].samples.values(), strict=True
-        )
+        for workload in steady["function"].samples
     ]
-    table.append(Row("server CPU per call, steady (us)", *both("steady", cpu)))
+    table.append(Row("server CPU per call, steady (us)", *each("steady", cpu)))
     for kind, label in (("written", "one object written"), ("new", "every object written")):
         table += [
-            ratio_at_most(f"latency p50, {label} (ms)", both(kind, p50), NEW_P50_RATIO),
-            Row(f"latency p99, {label} (ms)", *both(kind, p99)),
-            Row(f"server CPU per call, {label} (us)", *both(kind, cpu)),
+            ratio_at_most(f"latency p50, {label} (ms)", each(kind, p50), NEW_P50_RATIO),
+            Row(f"latency p99, {label} (ms)", *each(kind, p99)),
+            Row(f"server CPU per call, {label} (us)", *each(kind, cpu)),
         ]
     table += [
-        Row("latency p50, new and changed for compose (ms)", *both("changed", p50)),
-        Row("server CPU per call, new and changed for compose (us)", *both("changed", cpu)),
+        Row("latency p50, new and changed for compose (ms)", *each("changed", p50)),
+        Row("server CPU per call, new and changed for compose (us)", *each("changed", cpu)),
     ]
     for kind, label in (("steady", "steady"), ("new", "every object written")):
         load = loads[kind]
         table += [
             ratio_at_least(
                 f"throughput, {STREAMS} streams, {label} (req/s)",
-                (load["function"].rps, load["no-op"].rps),
+                tuple(load[n].rps for n in NAMES),  # type: ignore[arg-type]
                 THROUGHPUT_RATIO,
             ),
             Row(
                 f"server CPU per call, under load, {label} (us)",
-                *(load[n].server_cpu / max(load[n].calls, 1) * 1e6 for n in ("function", "no-op")),
+                *(load[n].server_cpu / max(load[n].calls, 1) * 1e6 for n in NAMES),
             ),
             Row(
                 f"client CPU busy, under load, {label} (%)",
-                *(
-                    100 * load[n].client_cpu / max(load[n].seconds, 1e-9)
-                    for n in ("function", "no-op")
-                ),
+                *(100 * load[n].client_cpu / max(load[n].seconds, 1e-9) for n in NAMES),
             ),
         ]
     table.append(
         Row(
             f"RSS after {rss_calls} calls (MB)",
-            rss["function"],
-            rss["no-op"],
+            *(rss[name] for name in NAMES),
             f"function < {RSS_MB} MB",
             rss["function"] < RSS_MB,
         )
@@ -476,14 +485,14 @@ def rows(
 def markdown(table: list[Row]) -> str:
     """The table as it goes into the README."""
     lines = [
-        "| metric | function | no-op | ratio | target | met? |",
-        "|---|---:|---:|---:|---|---|",
+        "| metric | function | no-op | ratio | wire no-op | ratio to it | target | met? |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in table:
         met = "—" if row.met is None else ("yes" if row.met else "**no**")
         lines.append(
             f"| {row.metric} | {row.function:.3f} | {row.noop:.3f} | {row.ratio:.2f} "
-            f"| {row.target or '—'} | {met} |"
+            f"| {row.wire:.3f} | {row.wire_ratio:.2f} | {row.target or '—'} | {met} |"
         )
     return "\n".join(lines)
 
