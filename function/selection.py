@@ -36,6 +36,8 @@ class Sighting:
     found: list[Item]
     details: dict[str, bytes]
     digest: bytes
+    # Bytes held, for the memo's bound, with 50 for each value's own share.
+    held: int
 
     @staticmethod
     def of(version: str, found: list[Item], details: dict[str, bytes]) -> "Sighting":
@@ -46,12 +48,17 @@ class Sighting:
         hasher = hashlib.sha256(marshal.dumps(shape, 0))
         for value in details.values():
             hasher.update(value)
-        return Sighting(version, found, details, hasher.digest())
+        held = sum(50 + len(value) for value in details.values())
+        held += 200 + sum(50 + _item_bytes(item) for item in found)
+        return Sighting(version, found, details, hasher.digest(), held)
+
+    def at(self, version: str) -> "Sighting":
+        """The same reading at another resourceVersion: nothing hashed or counted again."""
+        return Sighting(version, self.found, self.details, self.digest, self.held)
 
     def size(self) -> int:
-        """Bytes held, for the memo's bound, with 50 for each value's own share."""
-        details = sum(50 + len(value) for value in self.details.values())
-        return 200 + details + sum(50 + _item_bytes(item) for item in self.found)
+        """Bytes held, for the memo's bound."""
+        return self.held
 
 
 def _item_bytes(item: Item) -> int:
@@ -131,7 +138,7 @@ def _sight(
         found = last.found if last.version == version else select(fields, reads)
         if found == last.found and details == last.details:
             # Written, but not where compose reads (a status timestamp, managedFields).
-            sighting = Sighting(version, found, details, last.digest)
+            sighting = last.at(version)
         else:
             sighting = Sighting.of(version, found, details)
     seen.put(key, sighting)
