@@ -1,4 +1,5 @@
-"""The function's command line: the SDK's standard flags, serving FunctionRunner."""
+"""The function's command line: the SDK's standard flags, serving FunctionRunner with
+requests read off the wire (wire.py) instead of parsed whole."""
 
 import asyncio
 import ctypes
