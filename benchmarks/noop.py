@@ -17,7 +17,7 @@ from crossplane.function import response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from function import fn, main, wire
+from function import fn, inputs, main, wire
 
 
 class NoopRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -37,7 +37,7 @@ class WireNoopRunner(grpcv1.FunctionRunnerServiceServicer):
         self, req: "wire.Request", _: grpc.aio.ServicerContext | None
     ) -> fnv1.RunFunctionResponse:
         """Return the request's desired state unchanged."""
-        return fn.answer(req, fn.inputs.DEFAULT_TTL_SECONDS)
+        return fn.answer(req, inputs.DEFAULT_TTL_SECONDS)
 
 
 @click.command()

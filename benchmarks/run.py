@@ -6,9 +6,9 @@
 The servers (KINDS) run as subprocesses on loopback, started the way Crossplane starts a
 function (`--insecure --address ...`), and get the same pre-serialised requests from
 the same client, so the ratio function / no-op is what this function adds on top of
-Python, gRPC and the SDK, and function / wire no-op what it adds on top of the same
-served the way it is served. Phases, each alternating the servers so that drift on a
-shared machine hits all alike:
+Python, gRPC and the SDK, and function / wire no-op what it adds on top of a no-op
+served the way it is. Phases, each alternating the servers so that drift on a shared
+machine hits all alike:
 
 1. cold start: process spawn to the first served RunFunction response (median);
 2. sequential latency of the steady request (identical on every call), one call at a
