@@ -48,11 +48,19 @@ def test_every_field_is_the_sdks_field_on_the_wire(view: Any, sdk: Any) -> None:
         assert field.number == theirs.number, field.name
         assert field.is_repeated == theirs.is_repeated, field.name
         assert _oneof(field) == _oneof(theirs), field.name
-        if field.type != theirs.type:  # a message read as bytes, or the other way round
-            assert {field.type, theirs.type} <= _LENGTH_DELIMITED, field.name
+        _assert_same_encoding(field, theirs)
         if field.message_type and field.message_type.GetOptions().map_entry:
-            key, value = field.message_type.fields_by_name["key"], theirs.message_type
-            assert key.type == value.fields_by_name["key"].type, field.name
+            for part in ("key", "value"):
+                ours_part = field.message_type.fields_by_name[part]
+                _assert_same_encoding(ours_part, theirs.message_type.fields_by_name[part])
+
+
+def _assert_same_encoding(
+    field: descriptor.FieldDescriptor, theirs: descriptor.FieldDescriptor
+) -> None:
+    """The same type, or both length-delimited: a message read as bytes, or the reverse."""
+    if field.type != theirs.type:
+        assert {field.type, theirs.type} <= _LENGTH_DELIMITED, field.full_name
 
 
 def _oneof(field: descriptor.FieldDescriptor) -> str | None:
