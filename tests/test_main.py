@@ -1,6 +1,7 @@
 """The `function` command: the SDK's standard flags work, over a real socket."""
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -134,3 +135,14 @@ def test_server_keeps_serving_after_bad_requests(function_server: FunctionServer
     assert run_function(function_server.address, empty).results[0].severity == fnv1.SEVERITY_FATAL
     good = run_function(function_server.address, request(xr()))
     assert set(good.desired.resources) == {"resource-group", "cluster"}
+
+
+def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
+    server = start_function(tmp_path / "fn.log", "--insecure")
+    try:
+        run_function(server.address, request(xr()))
+        server.process.send_signal(signal.SIGTERM)
+        # Kubernetes waits terminationGracePeriodSeconds (30 s by default) before SIGKILL.
+        assert server.process.wait(timeout=15) == 0, server.output()
+    finally:
+        stop_function(server)
